@@ -1,0 +1,45 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <hookd/config/config.hpp>
+#include <hookd/core/event.hpp>
+
+namespace hookd::handlers {
+
+/// One delivery of one event to one handler.
+struct delivery {
+  const event& ev;
+  std::string_view cloudevent;  ///< to_cloudevent(ev) serialized once, no trailing newline
+  unsigned attempt = 1;         ///< 1 for the first attempt; handlers use it to be idempotent
+};
+
+/// The outcome of a delivery. `error` says why it failed (for the spool and the log).
+struct result {
+  bool ok = true;
+  std::string error;
+
+  static result success() { return {}; }
+  static result failure(std::string why) { return {false, std::move(why)}; }
+};
+
+/// The one interface every handler implements. deliver() runs on a dispatch worker thread, never
+/// on an io thread; it may block (a child process, a network call). It may be called from several
+/// workers at once: implementations are thread-safe. It must not throw: failures are results.
+class handler {
+ public:
+  virtual ~handler() = default;
+  virtual const std::string& name() const noexcept = 0;
+  virtual result deliver(const delivery& d) noexcept = 0;
+  /// Called on SIGUSR1 (logrotate): reopen files. Default: nothing to do.
+  virtual void reopen() noexcept {}
+};
+
+/// Builds the handler a spec describes (one registry, one table: src/handlers/factory.cpp).
+/// Throws std::runtime_error with a clear message if it cannot be created (e.g. a file handler
+/// whose directory cannot be created).
+std::unique_ptr<handler> make_handler(const config::handler_spec& spec);
+
+}  // namespace hookd::handlers

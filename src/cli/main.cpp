@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("hookd " HOOKD_VERSION);
+  return 0;
+}

@@ -1,0 +1,90 @@
+#include <hookd/core/event.hpp>
+
+#include <ctime>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace hookd {
+
+std::string format_time(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = duration_cast<milliseconds>(t.time_since_epoch());
+  const auto secs = floor<seconds>(ms);
+  const std::time_t tt = secs.count();
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (ms - secs).count());
+}
+
+std::chrono::system_clock::time_point parse_time(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  int consumed = 0;
+  // NOLINTNEXTLINE(cert-err34-c): the return value and the consumed count are both checked.
+  const int fields = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                                 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed);
+  if (fields != 6) throw std::invalid_argument("not an RFC 3339 time: " + text);
+  std::string_view rest = std::string_view(text).substr(static_cast<std::size_t>(consumed));
+  if (!rest.empty() && rest.front() == '.') {
+    rest.remove_prefix(1);
+    int digits = 0;
+    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
+      if (digits < 3) millis = millis * 10 + (rest.front() - '0');
+      ++digits;
+      rest.remove_prefix(1);
+    }
+    for (; digits < 3; ++digits) millis *= 10;
+  }
+  if (rest != "Z") throw std::invalid_argument("not an RFC 3339 UTC time: " + text);
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t secs = timegm(&tm);
+  return std::chrono::system_clock::time_point{std::chrono::seconds{secs} +
+                                               std::chrono::milliseconds{millis}};
+}
+
+json to_cloudevent(const event& e) {
+  json j = json::object();
+  j["specversion"] = "1.0";
+  j["id"] = e.id;
+  j["source"] = e.source;
+  j["type"] = e.type;
+  if (!e.subject.empty()) j["subject"] = e.subject;
+  j["time"] = format_time(e.time);
+  j["datacontenttype"] = "application/json";
+  j["provider"] = e.provider;
+  j["endpoint"] = e.endpoint;
+  j["entity"] = e.entity;
+  j["action"] = e.action;
+  j["providertype"] = e.providertype;
+  j["data"] = e.data;
+  return j;
+}
+
+event from_cloudevent(const json& j) {
+  auto text = [&j](const char* key) -> std::string {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) {
+      throw std::invalid_argument(std::string("event attribute missing or not a string: ") + key);
+    }
+    return it->get<std::string>();
+  };
+  event e;
+  e.id = text("id");
+  e.source = text("source");
+  e.type = text("type");
+  if (j.contains("subject")) e.subject = text("subject");
+  e.time = parse_time(text("time"));
+  e.provider = text("provider");
+  e.endpoint = text("endpoint");
+  e.entity = text("entity");
+  e.action = text("action");
+  e.providertype = text("providertype");
+  auto data = j.find("data");
+  if (data != j.end()) e.data = *data;
+  return e;
+}
+
+}  // namespace hookd
