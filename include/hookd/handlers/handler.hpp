@@ -35,11 +35,17 @@ class handler {
   virtual result deliver(const delivery& d) noexcept = 0;
   /// Called on SIGUSR1 (logrotate): reopen files. Default: nothing to do.
   virtual void reopen() noexcept {}
+  /// How many deliveries of this handler the dispatcher may run at once (exec: `concurrency`).
+  /// The dispatcher enforces it; deliver() is thread-safe regardless. Default 1: one event at a
+  /// time, in order of arrival.
+  virtual unsigned concurrency() const noexcept { return 1; }
 };
 
 /// Builds the handler a spec describes (one registry, one table: src/handlers/factory.cpp).
-/// Throws std::runtime_error with a clear message if it cannot be created (e.g. a file handler
-/// whose directory cannot be created).
+/// Throws std::runtime_error if it cannot be created (e.g. a file handler whose directory cannot be
+/// created). The message names the key at fault relative to the handler's block and the reason,
+/// e.g. "path: cannot open /var/x.jsonl: Permission denied"; the caller prefixes
+/// "handlers.<name>: ", as config errors read.
 std::unique_ptr<handler> make_handler(const config::handler_spec& spec);
 
 }  // namespace hookd::handlers

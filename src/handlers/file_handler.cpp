@@ -1,0 +1,90 @@
+#include "file_handler.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "text.hpp"
+
+namespace hookd::handlers::detail {
+
+namespace {
+
+/// Opens `path` for appending, creating it and its parent directories. Returns the descriptor or
+/// an error message.
+int open_append(const std::string& path, std::string& error) {
+  const std::filesystem::path p(path);
+  if (p.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) {
+      error = "cannot create directory " + p.parent_path().string() + " for " + path + ": " +
+              ec.message();
+      return -1;
+    }
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) error = "cannot open " + path + ": " + errno_text(errno);
+  return fd;
+}
+
+}  // namespace
+
+file_handler::file_handler(std::string name, const config::file_handler& spec)
+    : name_(std::move(name)), path_(spec.path), fsync_(spec.fsync) {
+  if (path_.empty()) throw std::runtime_error("path: is empty");
+  std::string error;
+  fd_.reset(open_append(path_, error));
+  if (!fd_) throw std::runtime_error("path: " + error);
+}
+
+result file_handler::deliver(const delivery& d) noexcept {
+  try {
+    std::string line;
+    line.reserve(d.cloudevent.size() + 1);
+    line.append(d.cloudevent);
+    line.push_back('\n');
+
+    std::shared_lock lock(mutex_);
+    std::size_t done = 0;
+    while (done < line.size()) {
+      // One write() of the whole line: O_APPEND makes it atomic against other writers.
+      const ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return result::failure("write " + path_ + ": " + errno_text(errno));
+      }
+      // A short write only happens when the disk fills up mid-line; finish the line if it can.
+      done += static_cast<std::size_t>(n);
+    }
+    if (fsync_ && ::fsync(fd_.get()) != 0) {
+      return result::failure("fsync " + path_ + ": " + errno_text(errno));
+    }
+    return result::success();
+  } catch (const std::exception& e) {
+    return result::failure(std::string("file: ") + e.what());
+  }
+}
+
+void file_handler::reopen() noexcept {
+  try {
+    std::string error;
+    unique_fd fresh(open_append(path_, error));
+    if (!fresh) {
+      spdlog::error("handler {}: reopen failed, still writing to the old file: {}", name_, error);
+      return;
+    }
+    std::unique_lock lock(mutex_);
+    fd_ = std::move(fresh);
+  } catch (const std::exception& e) {
+    spdlog::error("handler {}: reopen failed: {}", name_, e.what());
+  }
+}
+
+}  // namespace hookd::handlers::detail
