@@ -1,0 +1,547 @@
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <random>
+#include <string>
+#include <sys/file.h>
+#include <system_error>
+#include <unistd.h>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <hookd/core/glob.hpp>
+
+#include "store_impl.hpp"
+
+namespace hookd::spool {
+
+namespace {
+
+constexpr std::size_t recent_batches = 64;
+
+// Version 1. Times are integer milliseconds since the Unix epoch.
+// - events: one row per accepted event; `seq` is the arrival order. Not unique on
+//   (endpoint, event_id): dedup_keys is, and a key may expire while its event is still kept.
+// - dedup_keys: kept for the dedup window even after the event is purged.
+// - deliveries: one per (event, handler); `claim` is the claiming process's token (NULL: free);
+//   `attempts` counts every attempt, `round_attempts` those since the last replay.
+// - attempts: the history, one row per finished attempt.
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY,
+  endpoint TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  cloudevent TEXT NOT NULL
+);
+CREATE INDEX events_by_event_id ON events(event_id);
+CREATE INDEX events_by_received ON events(received_at);
+CREATE TABLE dedup_keys(
+  endpoint TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  UNIQUE(endpoint, event_id)
+);
+CREATE INDEX dedup_keys_by_age ON dedup_keys(first_seen);
+CREATE TABLE deliveries(
+  id INTEGER PRIMARY KEY,
+  event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+  handler TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  round_attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  claim INTEGER,
+  claimed_at INTEGER,
+  updated_at INTEGER NOT NULL,
+  UNIQUE(event_seq, handler)
+);
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending' AND claim IS NULL;
+CREATE INDEX deliveries_by_state ON deliveries(state, handler);
+CREATE INDEX deliveries_claimed ON deliveries(claim) WHERE claim IS NOT NULL;
+CREATE TABLE attempts(
+  delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+  number INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(delivery_id, number)
+) WITHOUT ROWID;
+)sql";
+
+struct migration {
+  int version;  ///< user_version after applying it
+  const char* sql;
+};
+
+// Applied in order, all pending ones in one transaction. Append, never edit a shipped entry.
+constexpr migration migrations[] = {
+    {1, schema_v1},
+};
+static_assert(std::size(migrations) > 0 &&
+              migrations[std::size(migrations) - 1].version == schema_version);
+
+void migrate(sqlite::connection& c) {
+  const std::string where = "spool " + c.file().string();
+  sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+  if (tx.begin_rc() != SQLITE_OK) {
+    throw sqlite::error(tx.begin_rc(), where + ": cannot lock to check the schema: " + c.errmsg());
+  }
+  const auto current = c.query_int("PRAGMA user_version");
+  if (!current) throw sqlite::error(SQLITE_ERROR, where + ": cannot read the schema version");
+  if (*current > schema_version) {
+    throw sqlite::error(SQLITE_ERROR, where + ": schema version " + std::to_string(*current) +
+                                          " is newer than this hookd supports (" +
+                                          std::to_string(schema_version) +
+                                          "): run a newer hookd, or use another spool.path");
+  }
+  if (*current == schema_version) return;  // the transaction only read
+  for (const auto& m : migrations) {
+    if (m.version <= *current) continue;
+    c.exec_or_throw(m.sql, "migrating to schema version " + std::to_string(m.version));
+  }
+  c.exec_or_throw(("PRAGMA user_version = " + std::to_string(schema_version)).c_str(),
+                  "setting the schema version");
+  const int rc = tx.commit();
+  if (rc != SQLITE_OK) {
+    throw sqlite::error(rc, where + ": cannot commit the schema migration: " + c.errmsg());
+  }
+}
+
+// route-style glob for `events list --type`: the same matcher routes use, not SQL GLOB.
+void sql_glob(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  if (argc != 2) return;
+  const auto* p = sqlite3_value_text(argv[0]);
+  const auto* t = sqlite3_value_text(argv[1]);
+  if (p == nullptr || t == nullptr) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  const std::string_view pattern(reinterpret_cast<const char*>(p),
+                                 static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+  const std::string_view text(reinterpret_cast<const char*>(t),
+                              static_cast<std::size_t>(sqlite3_value_bytes(argv[1])));
+  sqlite3_result_int(ctx, glob_match(pattern, text) ? 1 : 0);
+}
+
+lock_file take_lock(const std::filesystem::path& db) {
+  const std::string name = db.string() + "-lock";
+  const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "spool " + db.string() + ": cannot open lock file " + name);
+  }
+  lock_file lock(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err == EWOULDBLOCK) {
+      throw std::runtime_error("spool " + db.string() +
+                               ": in use by another hookd process (lock file " + name + ")");
+    }
+    throw std::system_error(err, std::generic_category(),
+                            "spool " + db.string() + ": cannot lock " + name);
+  }
+  return lock;
+}
+
+std::int64_t random_token() {
+  std::random_device rd;
+  std::mt19937_64 gen((std::uint64_t{rd()} << 32) ^ rd());
+  std::uniform_int_distribution<std::int64_t> dist(1, INT64_MAX);
+  return dist(gen);
+}
+
+}  // namespace
+
+lock_file::~lock_file() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+lock_file& lock_file::operator=(lock_file&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+const char* to_string(append_status s) noexcept {
+  switch (s) {
+    case append_status::accepted:
+      return "accepted";
+    case append_status::duplicate:
+      return "duplicate";
+    case append_status::unavailable:
+      return "unavailable";
+  }
+  return "?";
+}
+
+const char* to_string(delivery_state s) noexcept {
+  switch (s) {
+    case delivery_state::pending:
+      return "pending";
+    case delivery_state::done:
+      return "done";
+    case delivery_state::dead:
+      return "dead";
+  }
+  return "?";
+}
+
+std::optional<delivery_state> parse_delivery_state(std::string_view text) noexcept {
+  if (text == "pending") return delivery_state::pending;
+  if (text == "done") return delivery_state::done;
+  if (text == "dead") return delivery_state::dead;
+  return std::nullopt;
+}
+
+record make_record(const event& ev, std::vector<std::string> handlers) {
+  record r;
+  r.endpoint = ev.endpoint;
+  r.event_id = ev.id;
+  r.type = ev.type;
+  r.provider = ev.provider;
+  r.subject = ev.subject;
+  r.received = ev.time;
+  // Invalid UTF-8 (a header or URL segment copied into the event) is replaced, not thrown:
+  // the request path must not fail on it, and handlers get valid JSON.
+  r.cloudevent = to_cloudevent(ev).dump(-1, ' ', false, json::error_handler_t::replace);
+  r.handlers = std::move(handlers);
+  return r;
+}
+
+sqlite::connection open_connection(const options& opts, bool create, const char* synchronous) {
+  int flags = SQLITE_OPEN_READWRITE;
+  if (create) flags |= SQLITE_OPEN_CREATE;
+  auto c = sqlite::connection::open(opts.path, flags);
+  sqlite3_busy_timeout(
+      c.get(), static_cast<int>(std::clamp<std::int64_t>(opts.busy_timeout.count(), 0, INT32_MAX)));
+  c.exec_or_throw("PRAGMA foreign_keys = ON", "enabling foreign keys");
+  c.exec_or_throw(synchronous, "setting synchronous");
+  // Keep the WAL file small once checkpointed (it is reset, then truncated to this size).
+  c.exec_or_throw("PRAGMA journal_size_limit = 67108864", "setting journal_size_limit");
+  if (sqlite3_create_function_v2(c.get(), "hookd_glob", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                 nullptr, sql_glob, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    throw sqlite::error(SQLITE_ERROR, "spool " + opts.path.string() +
+                                          ": cannot register hookd_glob: " + c.errmsg());
+  }
+  return c;
+}
+
+store::store(options opts) : impl_(std::make_unique<impl>()) {
+  auto& m = *impl_;
+  m.opts = std::move(opts);
+  m.clock = m.opts.clock ? m.opts.clock : [] { return std::chrono::system_clock::now(); };
+  m.opts.max_batch = std::max<std::size_t>(m.opts.max_batch, 1);
+  m.opts.purge_batch = std::max<std::size_t>(m.opts.purge_batch, 1);
+  m.claim_token = random_token();
+  const auto& path = m.opts.path;
+  const bool daemon = m.opts.mode == role::daemon;
+
+  if (daemon) {
+    if (path.has_parent_path()) {
+      std::error_code ec;
+      std::filesystem::create_directories(path.parent_path(), ec);
+      if (ec) {
+        throw std::system_error(ec, "spool " + path.string() + ": cannot create directory " +
+                                        path.parent_path().string());
+      }
+    }
+    m.lock = take_lock(path);
+  } else if (!std::filesystem::exists(path)) {
+    throw std::runtime_error("spool " + path.string() + ": no such file");
+  }
+
+  // The first connection sets WAL mode (persistent in the file) and migrates the schema.
+  // The writer commits with synchronous=FULL: a 2xx is only sent after the WAL is fsync'ed.
+  auto first = open_connection(m.opts, daemon, "PRAGMA synchronous = FULL");
+  if (daemon && sqlite3_db_readonly(first.get(), "main") == 1) {
+    // SQLite silently opens a file it may not write read-only; say so now, not at each append.
+    throw sqlite::error(SQLITE_READONLY, "spool " + path.string() +
+                                             ": read-only (check the permissions of the file "
+                                             "and its directory)");
+  }
+  if (daemon) {
+    sqlite::statement s = first.prepare("PRAGMA journal_mode = WAL");
+    if (!s || s.step() != SQLITE_ROW || s.text(0) != "wal") {
+      throw sqlite::error(SQLITE_ERROR,
+                          "spool " + path.string() + ": cannot use WAL mode: " + first.errmsg());
+    }
+  }
+  migrate(first);
+
+  if (daemon) {
+    // Claims left by a previous process (crash, kill -9) are free again: only one daemon holds
+    // the lock file, so no claim can belong to a live process.
+    first.exec_or_throw(
+        "UPDATE deliveries SET claim = NULL, claimed_at = NULL "
+        "WHERE claim IS NOT NULL",
+        "releasing stale claims");
+    m.page_size = first.query_int("PRAGMA page_size").value_or(4096);
+    m.default_max_pages = first.query_int("PRAGMA max_page_count").value_or(1073741823);
+    m.wanted_max_size = m.opts.max_size;
+    m.writer = std::move(first);
+    // Settling a delivery need not wait for fsync: losing a settle to a power cut means one
+    // more delivery (at-least-once), never a lost event.
+    m.delivery = open_connection(m.opts, false, "PRAGMA synchronous = NORMAL");
+  } else {
+    m.delivery = std::move(first);
+  }
+  m.read = open_connection(m.opts, false, "PRAGMA synchronous = NORMAL");
+  m.maint = open_connection(m.opts, false, "PRAGMA synchronous = NORMAL");
+
+  if (daemon) {
+    m.apply_max_size();
+    m.writer_thread = std::thread([&m] { m.writer_loop(); });
+  }
+}
+
+store::~store() {
+  if (!impl_) return;
+  {
+    std::lock_guard lk(impl_->queue_mu);
+    impl_->stopping = true;
+  }
+  impl_->queue_cv.notify_all();
+  if (impl_->writer_thread.joinable()) impl_->writer_thread.join();
+}
+
+const options& store::config() const noexcept {
+  return impl_->opts;
+}
+
+void store::set_max_size(std::uint64_t bytes) noexcept {
+  impl_->wanted_max_size = bytes;
+  impl_->queue_cv.notify_all();
+}
+
+void store::append(record r, std::function<void(append_status)> done) noexcept {
+  auto& m = *impl_;
+  bool rejected = false;
+  bool backlog = false;
+  try {
+    std::unique_lock lk(m.queue_mu);
+    if (m.stopping || !m.writer_thread.joinable()) {
+      rejected = true;
+    } else if (m.queue.size() >= m.opts.max_backlog) {
+      rejected = true;
+      backlog = true;
+    } else {
+      m.queue.push_back(queued_append{std::move(r), std::move(done)});
+    }
+  } catch (...) {  // bad_alloc while queueing: not stored
+    rejected = true;
+  }
+  if (!rejected) {
+    m.queue_cv.notify_one();
+    return;
+  }
+  {
+    std::lock_guard lk(m.stats_mu);
+    ++m.wstats.unavailable;
+    if (backlog) ++m.wstats.backlog_rejected;
+  }
+  try {
+    if (done) done(append_status::unavailable);
+  } catch (...) {  // a completion must not throw; nothing more can be done here
+  }
+}
+
+writer_stats store::stats_writer() const {
+  writer_stats s;
+  {
+    std::lock_guard lk(impl_->stats_mu);
+    s = impl_->wstats;
+  }
+  std::lock_guard lk(impl_->queue_mu);
+  s.queued = impl_->queue.size();
+  return s;
+}
+
+void store::impl::apply_max_size() {
+  const std::uint64_t wanted = wanted_max_size.load();
+  if (wanted == applied_max_size) return;
+  std::int64_t pages = default_max_pages;
+  if (wanted != 0) {
+    pages = std::max<std::int64_t>(
+        1, static_cast<std::int64_t>(wanted / static_cast<std::uint64_t>(page_size)));
+  }
+  const std::string sql = "PRAGMA max_page_count = " + std::to_string(pages);
+  if (writer.exec(sql.c_str()) == SQLITE_OK) applied_max_size = wanted;
+}
+
+void store::impl::writer_loop() {
+  using steady = std::chrono::steady_clock;
+  auto next_maintenance = steady::now() + opts.maintenance_interval;
+  std::vector<queued_append> batch;
+  std::unique_lock lk(queue_mu);
+  for (;;) {
+    queue_cv.wait_until(lk, next_maintenance, [&] { return stopping || !queue.empty(); });
+    if (!queue.empty()) {
+      const std::size_t n = std::min(queue.size(), opts.max_batch);
+      batch.clear();
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+      lk.unlock();
+      commit_batch(batch);
+      lk.lock();
+    } else if (stopping) {
+      break;  // everything queued before stop() has been committed or answered
+    }
+    if (steady::now() >= next_maintenance) {
+      lk.unlock();
+      try {
+        const auto r = maintain_impl();
+        if (r.events > 0 || r.dedup_keys > 0) {
+          spdlog::debug("spool: purged {} events and {} dedup keys", r.events, r.dedup_keys);
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("spool: maintenance failed: {}", e.what());
+      }
+      lk.lock();
+      next_maintenance = steady::now() + opts.maintenance_interval;
+    }
+  }
+}
+
+int store::impl::append_one(const record& r, std::int64_t now_ms, append_status& result) {
+  result = append_status::unavailable;
+  // A savepoint per event: a problem with one event (say, SQLITE_TOOBIG) fails that event only.
+  if (const int rc = writer.exec("SAVEPOINT append_one"); rc != SQLITE_OK) return rc;
+  auto fail = [&](int rc) {
+    batch_error = writer.errmsg();                // now: resetting the statement clears it
+    if (sqlite::is_environmental(rc)) return rc;  // the whole batch rolls back
+    writer.exec("ROLLBACK TO append_one");
+    writer.exec("RELEASE append_one");
+    spdlog::warn("spool: cannot store event {} from {}: {}", r.event_id, r.endpoint,
+                 writer.errmsg());
+    return writer.autocommit() ? rc : SQLITE_OK;
+  };
+
+  sqlite::statement_use key(writer.cached(
+      "INSERT OR IGNORE INTO dedup_keys(endpoint, event_id, first_seen) VALUES(?1, ?2, ?3)"));
+  if (!key) return fail(writer.extended_errcode());
+  key->bind_all(r.endpoint, r.event_id, now_ms);
+  if (const int rc = key->step(); rc != SQLITE_DONE) return fail(rc);
+  if (writer.changes() == 0) {
+    result = append_status::duplicate;
+    writer.exec("RELEASE append_one");
+    return SQLITE_OK;
+  }
+
+  sqlite::statement_use ev(writer.cached(
+      "INSERT INTO events(endpoint, event_id, type, provider, subject, received_at, cloudevent) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  if (!ev) return fail(writer.extended_errcode());
+  ev->bind_all(r.endpoint, r.event_id, r.type, r.provider, r.subject, to_ms(r.received),
+               r.cloudevent);
+  if (const int rc = ev->step(); rc != SQLITE_DONE) return fail(rc);
+  const std::int64_t seq = writer.last_insert_rowid();
+
+  sqlite::statement_use del(writer.cached(
+      "INSERT OR IGNORE INTO deliveries(event_seq, handler, state, next_attempt_at, updated_at) "
+      "VALUES(?1, ?2, 'pending', ?3, ?3)"));
+  if (!del) return fail(writer.extended_errcode());
+  for (const auto& h : r.handlers) {  // OR IGNORE: a handler named twice gets one delivery
+    del->reset();
+    del->bind_all(seq, h, now_ms);
+    if (const int rc = del->step(); rc != SQLITE_DONE) return fail(rc);
+  }
+  if (const int rc = writer.exec("RELEASE append_one"); rc != SQLITE_OK) return rc;
+  result = append_status::accepted;
+  return SQLITE_OK;
+}
+
+void store::impl::commit_batch(std::vector<queued_append>& batch) {
+  apply_max_size();
+  const auto started = std::chrono::steady_clock::now();
+  const std::int64_t now_ms = to_ms(now());
+  std::vector<append_status> results(batch.size(), append_status::unavailable);
+  int rc = SQLITE_OK;
+  bool committed = false;
+  std::string why;
+  bool new_deliveries = false;
+  batch_error.clear();
+  {
+    sqlite::transaction tx(writer, "BEGIN IMMEDIATE");
+    rc = tx.begin_rc();
+    if (rc == SQLITE_OK) {
+      for (std::size_t i = 0; i < batch.size() && rc == SQLITE_OK; ++i) {
+        rc = append_one(batch[i].rec, now_ms, results[i]);
+        if (results[i] == append_status::accepted && !batch[i].rec.handlers.empty()) {
+          new_deliveries = true;
+        }
+      }
+      if (rc == SQLITE_OK) rc = tx.commit();
+      committed = rc == SQLITE_OK;
+    }
+    // Before the rollback in tx's destructor replaces SQLite's message.
+    if (!committed) why = batch_error.empty() ? writer.errmsg() : batch_error;
+    if (why.empty() || why == "not an error") why = sqlite3_errstr(rc);
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  if (!committed) {
+    // Nothing of this batch is on disk: no completion may say otherwise.
+    std::fill(results.begin(), results.end(), append_status::unavailable);
+  }
+
+  {
+    std::lock_guard lk(stats_mu);
+    ++wstats.batches;
+    if (!committed) ++wstats.failed_batches;
+    wstats.max_batch_size = std::max(wstats.max_batch_size, batch.size());
+    for (auto s : results) {
+      if (s == append_status::accepted) ++wstats.accepted;
+      if (s == append_status::duplicate) ++wstats.duplicates;
+      if (s == append_status::unavailable) ++wstats.unavailable;
+    }
+    if (wstats.recent.size() == recent_batches) wstats.recent.erase(wstats.recent.begin());
+    wstats.recent.push_back(batch_info{batch.size(), elapsed, committed});
+  }
+
+  if (!committed) {
+    if (!failing) {
+      spdlog::error("spool {}: cannot commit ({}): answering unavailable until it can",
+                    opts.path.string(), why);
+    }
+    failing = true;
+  } else if (failing) {
+    spdlog::info("spool {}: commits again", opts.path.string());
+    failing = false;
+  }
+
+  complete(batch, results);
+  if (committed && new_deliveries && opts.on_commit) {
+    try {
+      opts.on_commit();
+    } catch (...) {  // documented as must-not-throw; keep the writer alive regardless
+    }
+  }
+}
+
+void store::impl::complete(std::vector<queued_append>& batch,
+                           const std::vector<append_status>& results) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].done) continue;
+    try {
+      batch[i].done(results[i]);
+    } catch (...) {  // a completion must not throw; the others still run
+    }
+  }
+  batch.clear();
+}
+
+}  // namespace hookd::spool

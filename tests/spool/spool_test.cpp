@@ -1,0 +1,751 @@
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <sys/mount.h>
+#include <thread>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <hookd/spool/spool.hpp>
+#include <hookd/spool/sqlite.hpp>
+
+#include "temp_dir.hpp"
+
+using namespace std::chrono_literals;
+using hookd::spool::append_status;
+using hookd::spool::delivery_state;
+using hookd::spool::outcome;
+using hookd::spool::record;
+using hookd::spool::settle_status;
+using hookd::spool::store;
+using hookd::spool::time_point;
+
+namespace {
+
+/// A clock the test moves by hand.
+struct test_clock {
+  std::atomic<std::int64_t> ms{1'790'000'000'000};
+  time_point now() const { return time_point{std::chrono::milliseconds{ms.load()}}; }
+  void advance(std::chrono::milliseconds d) { ms += d.count(); }
+  hookd::spool::clock_fn fn() {
+    return [this] { return now(); };
+  }
+};
+
+hookd::spool::options make_options(const hookd::test::temp_dir& dir, test_clock& clock,
+                                   const std::string& name = "spool/hookd.db") {
+  hookd::spool::options o;
+  o.path = dir / name;
+  o.clock = clock.fn();
+  o.busy_timeout = 60s;  // generous: some tests hold the write lock on purpose
+  return o;
+}
+
+hookd::spool::options client_options(const hookd::spool::options& daemon) {
+  auto o = daemon;
+  o.mode = hookd::spool::role::client;
+  return o;
+}
+
+record make(const std::string& endpoint, const std::string& id,
+            std::vector<std::string> handlers = {"audit"}, std::size_t body = 0) {
+  hookd::event ev;
+  ev.id = id;
+  ev.endpoint = endpoint;
+  ev.source = "hookd/" + endpoint;
+  ev.provider = "altoviz";
+  ev.type = "customer.created";
+  ev.entity = "customer";
+  ev.action = "created";
+  ev.providertype = "CustomerCreated";
+  ev.subject = "370";
+  ev.time = time_point{std::chrono::milliseconds{1'790'000'000'123}};
+  ev.data = hookd::json::object();
+  ev.data["id"] = 370;
+  if (body > 0) ev.data["pad"] = std::string(body, 'x');
+  return hookd::spool::make_record(ev, std::move(handlers));
+}
+
+hookd::spool::claim_request req(std::size_t limit,
+                                std::optional<std::string> handler = std::nullopt,
+                                std::map<std::string, std::size_t> capacity = {}) {
+  hookd::spool::claim_request r;
+  r.limit = limit;
+  r.handler = std::move(handler);
+  r.capacity = std::move(capacity);
+  return r;
+}
+
+hookd::spool::list_filter filter_state(delivery_state st) {
+  hookd::spool::list_filter f;
+  f.state = st;
+  return f;
+}
+hookd::spool::list_filter filter_limit(std::size_t n) {
+  hookd::spool::list_filter f;
+  f.limit = n;
+  return f;
+}
+hookd::spool::list_filter filter_endpoint(std::string e) {
+  hookd::spool::list_filter f;
+  f.endpoint = std::move(e);
+  return f;
+}
+hookd::spool::list_filter filter_type(std::string g) {
+  hookd::spool::list_filter f;
+  f.type_glob = std::move(g);
+  return f;
+}
+
+/// Appends and waits (bounded) for the completion.
+append_status append_wait(store& s, record r) {
+  auto p = std::make_shared<std::promise<append_status>>();
+  auto f = p->get_future();
+  s.append(std::move(r), [p](append_status st) { p->set_value(st); });
+  REQUIRE(f.wait_for(60s) == std::future_status::ready);
+  return f.get();
+}
+
+/// Polls `cond` until true or a generous deadline.
+template <class F>
+bool eventually(F cond) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return cond();
+}
+
+/// A raw connection to the spool file, as another process would have.
+hookd::spool::sqlite::connection raw(const std::filesystem::path& file) {
+  auto c = hookd::spool::sqlite::connection::open(file, SQLITE_OPEN_READWRITE);
+  sqlite3_busy_timeout(c.get(), 60000);
+  return c;
+}
+
+std::string integrity(const std::filesystem::path& file) {
+  auto c = raw(file);
+  auto s = c.prepare("PRAGMA integrity_check");
+  REQUIRE(s.step() == SQLITE_ROW);
+  return s.text(0);
+}
+
+/// Holds SQLite's write lock from another connection, so the writer's next batch waits and
+/// appends pile up in the queue: makes group commit deterministic to observe.
+struct write_lock {
+  hookd::spool::sqlite::connection c;
+  explicit write_lock(const std::filesystem::path& file) : c(raw(file)) {
+    REQUIRE(c.exec("BEGIN IMMEDIATE") == SQLITE_OK);
+  }
+  void release() { c.exec("ROLLBACK"); }
+};
+
+}  // namespace
+
+TEST_CASE("an appended event is stored and read back as given", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  const auto r = make("altoviz", "1233", {"audit", "console"});
+  CHECK(append_wait(s, r) == append_status::accepted);
+
+  const auto found = s.show("1233");
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].cloudevent == r.cloudevent);
+  CHECK(found[0].summary.endpoint == "altoviz");
+  CHECK(found[0].summary.type == "customer.created");
+  CHECK(found[0].summary.subject == "370");
+  CHECK(found[0].summary.received == r.received);
+  CHECK(found[0].summary.state == delivery_state::pending);
+  REQUIRE(found[0].deliveries.size() == 2);
+  CHECK(found[0].deliveries[0].handler == "audit");
+  CHECK(found[0].deliveries[1].handler == "console");
+  CHECK(found[0].deliveries[0].state == delivery_state::pending);
+  CHECK(found[0].deliveries[0].next_attempt_at == clock.now());
+
+  // By row number as well.
+  const auto by_seq = s.show(std::to_string(found[0].summary.seq));
+  REQUIRE(by_seq.size() == 1);
+  CHECK(by_seq[0].summary.event_id == "1233");
+  CHECK(s.show("nope").empty());
+
+  // The file has the documented settings.
+  auto c = raw(opts.path);
+  CHECK(c.query_int("PRAGMA user_version") == hookd::spool::schema_version);
+  auto jm = c.prepare("PRAGMA journal_mode");
+  REQUIRE(jm.step() == SQLITE_ROW);
+  CHECK(jm.text(0) == "wal");
+}
+
+TEST_CASE("a record with invalid UTF-8 is stored as valid JSON", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  store s(make_options(dir, clock));
+  auto r = make("weavy", "x");
+  hookd::event ev = hookd::from_cloudevent(hookd::json::parse(r.cloudevent));
+  ev.providertype = "New\xff";
+  r = hookd::spool::make_record(ev, {"audit"});
+  CHECK(hookd::json::accept(r.cloudevent));
+  CHECK(append_wait(s, r) == append_status::accepted);
+  const auto found = s.show("x");
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].cloudevent == r.cloudevent);
+}
+
+TEST_CASE("the same endpoint and id is a duplicate, another endpoint is not", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  CHECK(append_wait(s, make("altoviz", "1")) == append_status::accepted);
+  CHECK(append_wait(s, make("altoviz", "1")) == append_status::duplicate);
+  CHECK(append_wait(s, make("offerte", "1")) == append_status::accepted);
+  CHECK(append_wait(s, make("altoviz", "2")) == append_status::accepted);
+
+  const auto st = s.stats();
+  CHECK(st.events == 3);
+  CHECK(st.dedup_keys == 3);
+  REQUIRE(st.handlers.size() == 1);
+  CHECK(st.handlers[0].pending == 3);  // the duplicate created no delivery
+  const auto w = s.stats_writer();
+  CHECK(w.accepted == 3);
+  CHECK(w.duplicates == 1);
+}
+
+TEST_CASE("a repeat inside one batch is a duplicate", "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "warm-up")) == append_status::accepted);
+
+  write_lock lock(opts.path);
+  std::promise<append_status> first_p;
+  s.append(make("a", "blocker"), [&](append_status st) { first_p.set_value(st); });
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));  // the writer took it
+  std::promise<append_status> one_p;
+  std::promise<append_status> two_p;
+  s.append(make("a", "same"), [&](append_status st) { one_p.set_value(st); });
+  s.append(make("a", "same"), [&](append_status st) { two_p.set_value(st); });
+  REQUIRE(s.stats_writer().queued == 2);
+  lock.release();
+
+  auto f0 = first_p.get_future();
+  auto f1 = one_p.get_future();
+  auto f2 = two_p.get_future();
+  REQUIRE(f2.wait_for(60s) == std::future_status::ready);
+  CHECK(f0.get() == append_status::accepted);
+  CHECK(f1.get() == append_status::accepted);
+  CHECK(f2.get() == append_status::duplicate);
+  const auto w = s.stats_writer();
+  REQUIRE(!w.recent.empty());
+  CHECK(w.recent.back().size == 2);  // both in one transaction
+  CHECK(s.show("same").size() == 1);
+}
+
+TEST_CASE("concurrent appends are committed in fewer transactions, each answered once",
+          "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  constexpr int threads = 4;
+  constexpr int per_thread = 50;
+  constexpr int total = threads * per_thread;
+  std::vector<std::atomic<int>> calls(total);
+  std::vector<std::atomic<int>> accepted(total);
+
+  write_lock lock(opts.path);  // appends pile up while the first batch waits for the lock
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const int n = t * per_thread + i;
+        s.append(make("altoviz", "ev-" + std::to_string(n)), [&, n](append_status st) {
+          ++calls[static_cast<std::size_t>(n)];
+          if (st == append_status::accepted) ++accepted[static_cast<std::size_t>(n)];
+        });
+      }
+    });
+  }
+  for (auto& th : pool)
+    th.join();
+  // Every append is now queued or in the one batch the writer took (it waits for the lock).
+  CHECK(s.stats_writer().queued > 0);
+  lock.release();
+
+  REQUIRE(eventually([&] { return s.stats_writer().accepted == total; }));
+  // Every completion ran exactly once, and said accepted.
+  REQUIRE(eventually([&] {
+    for (auto& c : calls)
+      if (c.load() != 1) return false;
+    return true;
+  }));
+  for (int n = 0; n < total; ++n) {
+    INFO(n);
+    CHECK(calls[static_cast<std::size_t>(n)].load() == 1);
+    CHECK(accepted[static_cast<std::size_t>(n)].load() == 1);
+  }
+  const auto w = s.stats_writer();
+  CHECK(w.batches < static_cast<std::uint64_t>(total));
+  CHECK(w.max_batch_size > 1);
+  CHECK(s.stats().events == static_cast<std::size_t>(total));
+}
+
+TEST_CASE("a full backlog answers unavailable at once", "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  opts.max_backlog = 1;
+  store s(opts);
+  write_lock lock(opts.path);
+  std::atomic<int> first{-1};
+  s.append(make("a", "1"), [&](append_status st) { first = static_cast<int>(st); });
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
+  std::atomic<int> second{-1};
+  s.append(make("a", "2"), [&](append_status st) { second = static_cast<int>(st); });
+  std::atomic<int> third{-1};
+  s.append(make("a", "3"), [&](append_status st) { third = static_cast<int>(st); });
+  CHECK(third == static_cast<int>(append_status::unavailable));  // synchronously
+  lock.release();
+  REQUIRE(eventually([&] { return second.load() != -1; }));
+  CHECK(first == static_cast<int>(append_status::accepted));
+  CHECK(second == static_cast<int>(append_status::accepted));
+  CHECK(s.stats_writer().backlog_rejected == 1);
+  CHECK(s.show("3").empty());
+}
+
+TEST_CASE("one delivery per handler, repeats ignored, none without handlers", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  store s(make_options(dir, clock));
+  CHECK(append_wait(s, make("a", "1", {"audit", "exec", "audit"})) == append_status::accepted);
+  CHECK(append_wait(s, make("a", "2", {})) == append_status::accepted);
+  auto one = s.show("1");
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].deliveries.size() == 2);
+  auto two = s.show("2");
+  REQUIRE(two.size() == 1);
+  CHECK(two[0].deliveries.empty());
+  CHECK(two[0].summary.state == delivery_state::done);
+}
+
+TEST_CASE("claim, settle done, retry and dead, with every attempt in the history", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  store s(make_options(dir, clock));
+  REQUIRE(append_wait(s, make("a", "1", {"audit", "exec"})) == append_status::accepted);
+
+  auto c1 = s.claim(req(10));
+  REQUIRE(c1.ok);
+  REQUIRE(c1.deliveries.size() == 2);
+  CHECK(c1.deliveries[0].handler == "audit");
+  CHECK(c1.deliveries[0].attempt == 1);
+  CHECK(c1.deliveries[0].event_id == "1");
+  CHECK(c1.deliveries[0].cloudevent == make("a", "1").cloudevent);
+  CHECK(s.claim(req(10)).deliveries.empty());  // claimed ones are not claimed twice
+
+  clock.advance(250ms);
+  CHECK(s.settle(c1.deliveries[0].delivery_id, outcome::done()) == settle_status::settled);
+  CHECK(s.settle(c1.deliveries[0].delivery_id, outcome::done()) == settle_status::not_claimed);
+  const auto retry_at = clock.now() + 10s;
+  CHECK(s.settle(c1.deliveries[1].delivery_id, outcome::retry(retry_at, "exit status 3")) ==
+        settle_status::settled);
+  CHECK(s.next_due_time() == retry_at);
+
+  CHECK(s.claim(req(10)).deliveries.empty());  // not due yet
+  clock.advance(10s);
+  auto c2 = s.claim(req(10));
+  REQUIRE(c2.deliveries.size() == 1);
+  CHECK(c2.deliveries[0].handler == "exec");
+  CHECK(c2.deliveries[0].attempt == 2);
+  CHECK(c2.deliveries[0].round_attempt == 2);
+  CHECK(s.settle(c2.deliveries[0].delivery_id, outcome::dead("exit status 4")) ==
+        settle_status::settled);
+  CHECK(!s.next_due_time());
+
+  auto ev = s.show("1");
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].summary.state == delivery_state::dead);
+  const auto& audit = ev[0].deliveries[0];
+  const auto& exec = ev[0].deliveries[1];
+  CHECK(audit.state == delivery_state::done);
+  CHECK(audit.attempts == 1);
+  REQUIRE(audit.history.size() == 1);
+  CHECK(audit.history[0].ok);
+  CHECK(audit.history[0].finished - audit.history[0].started == 250ms);
+  CHECK(exec.state == delivery_state::dead);
+  CHECK(exec.attempts == 2);
+  CHECK(exec.last_error == "exit status 4");
+  REQUIRE(exec.history.size() == 2);
+  CHECK(exec.history[0].number == 1);
+  CHECK(!exec.history[0].ok);
+  CHECK(exec.history[0].error == "exit status 3");
+  CHECK(exec.history[1].error == "exit status 4");
+
+  const auto st = s.stats();
+  REQUIRE(st.handlers.size() == 2);
+  CHECK(st.handlers[0].handler == "audit");
+  CHECK(st.handlers[0].done == 1);
+  CHECK(st.handlers[1].dead == 1);
+  CHECK(!st.oldest_pending);
+}
+
+TEST_CASE("claims come in order of arrival and respect handler capacity", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  store s(make_options(dir, clock));
+  for (int i = 1; i <= 5; ++i) {
+    REQUIRE(append_wait(s, make("a", std::to_string(i), {"exec", "audit"})) ==
+            append_status::accepted);
+  }
+  auto c = s.claim(req(3, "exec"));
+  REQUIRE(c.deliveries.size() == 3);
+  CHECK(c.deliveries[0].event_id == "1");
+  CHECK(c.deliveries[1].event_id == "2");
+  CHECK(c.deliveries[2].event_id == "3");
+  CHECK(c.deliveries[0].event_seq < c.deliveries[1].event_seq);
+
+  // exec has one free slot: one exec delivery (the oldest left), then audit's in order.
+  auto d = s.claim(req(4, std::nullopt, {{"exec", 1}}));
+  REQUIRE(d.deliveries.size() == 4);
+  CHECK(d.deliveries[0].handler == "audit");
+  CHECK(d.deliveries[0].event_id == "1");
+  CHECK(d.deliveries[1].handler == "audit");
+  CHECK(d.deliveries[2].handler == "audit");
+  CHECK(d.deliveries[3].handler == "exec");
+  CHECK(d.deliveries[3].event_id == "4");
+  auto e = s.claim(req(10, std::nullopt, {{"exec", 0}}));
+  REQUIRE(e.deliveries.size() == 2);
+  CHECK(e.deliveries[0].handler == "audit");
+  CHECK(e.deliveries[1].handler == "audit");
+
+  // A retry keeps its place in the order.
+  REQUIRE(s.settle(c.deliveries[0].delivery_id, outcome::retry(clock.now(), "again")) ==
+          settle_status::settled);
+  auto f = s.claim(req(10));
+  REQUIRE(f.deliveries.size() == 2);
+  CHECK(f.deliveries[0].event_id == "1");
+  CHECK(f.deliveries[1].event_id == "5");
+}
+
+TEST_CASE("claims left by a crashed process are claimable after reopening", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  std::int64_t id = 0;
+  {
+    store s(opts);
+    REQUIRE(append_wait(s, make("a", "1")) == append_status::accepted);
+    auto c = s.claim(req(1));
+    REQUIRE(c.deliveries.size() == 1);
+    id = c.deliveries[0].delivery_id;
+    // Destroyed without settle or release: what kill -9 leaves behind.
+  }
+  {
+    auto c = raw(opts.path);
+    CHECK(c.query_int("SELECT COUNT(*) FROM deliveries WHERE claim IS NOT NULL") == 1);
+  }
+  store again(opts);
+  auto c = again.claim(req(1));
+  REQUIRE(c.deliveries.size() == 1);
+  CHECK(c.deliveries[0].delivery_id == id);
+  CHECK(c.deliveries[0].attempt == 1);
+
+  // release() makes it due again at once, without counting an attempt.
+  CHECK(again.release(id));
+  CHECK(!again.release(id));
+  auto d = again.claim(req(1));
+  REQUIRE(d.deliveries.size() == 1);
+  CHECK(d.deliveries[0].attempt == 1);
+  CHECK(again.release_all() == 1u);
+}
+
+TEST_CASE("a second daemon on the same spool is refused; a client needs the file", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  CHECK_THROWS_WITH(store(opts), Catch::Contains("in use by another hookd"));
+  CHECK_NOTHROW(store(client_options(opts)));
+  auto missing = client_options(make_options(dir, clock, "other/none.db"));
+  CHECK_THROWS_WITH(store(missing), Catch::Contains("none.db") && Catch::Contains("no such file"));
+}
+
+TEST_CASE("replay by id and replay of dead deliveries from another store, as the CLI does",
+          "[spool][replay]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store daemon(opts);
+  for (const char* id : {"1", "2", "3"}) {
+    REQUIRE(append_wait(daemon, make("a", id, {"exec", "audit"})) == append_status::accepted);
+  }
+  auto c = daemon.claim(req(10));
+  REQUIRE(c.deliveries.size() == 6);
+  for (const auto& d : c.deliveries) {
+    const bool fail = d.handler == "exec" && d.event_id != "3";
+    REQUIRE(daemon.settle(d.delivery_id, fail ? outcome::dead("boom") : outcome::done()) ==
+            settle_status::settled);
+  }
+  CHECK(!daemon.next_due_time());
+  clock.advance(1h);
+
+  store cli(client_options(opts));
+  CHECK(cli.list(filter_state(delivery_state::dead)).size() == 2);
+  // Replaying the dead deliveries of one handler only touches those.
+  CHECK(cli.replay_dead(std::string("audit")) == 0u);
+  CHECK(cli.replay_dead(std::string("exec")) == 2u);
+
+  // The daemon sees the change without reopening.
+  CHECK(daemon.next_due_time() == clock.now());
+  auto again = daemon.claim(req(10));
+  REQUIRE(again.deliveries.size() == 2);
+  CHECK(again.deliveries[0].event_id == "1");
+  CHECK(again.deliveries[0].attempt == 2);        // total attempts are kept
+  CHECK(again.deliveries[0].round_attempt == 1);  // the retry schedule starts over
+  // In-flight deliveries are left alone by a replay.
+  CHECK(cli.replay({"1"}, std::string("exec")) == 0u);
+  for (const auto& d : again.deliveries) {
+    REQUIRE(daemon.settle(d.delivery_id, outcome::done()) == settle_status::settled);
+  }
+
+  // Replay by event id (done deliveries too), limited to one handler or not.
+  CHECK(cli.replay({"3"}, std::string("audit")) == 1u);
+  CHECK(cli.replay({"3", "unknown"}) == 2u);
+  auto third = daemon.claim(req(10));
+  REQUIRE(third.deliveries.size() == 2);
+  CHECK(third.deliveries[0].event_id == "3");
+  const auto shown = cli.show("1");
+  REQUIRE(shown.size() == 1);
+  CHECK(shown[0].summary.state == delivery_state::done);
+  CHECK(shown[0].deliveries[0].history.size() == 2);
+  CHECK(integrity(opts.path) == "ok");
+}
+
+TEST_CASE("list filters by state, endpoint and type glob, newest first", "[spool][query]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  store s(make_options(dir, clock));
+  for (int i = 1; i <= 4; ++i) {
+    auto r = make(i % 2 ? "altoviz" : "offerte", std::to_string(i));
+    if (i == 4) r.type = "lead.sold";
+    REQUIRE(append_wait(s, std::move(r)) == append_status::accepted);
+  }
+  auto c = s.claim(req(1));
+  REQUIRE(c.deliveries.size() == 1);
+  REQUIRE(s.settle(c.deliveries[0].delivery_id, outcome::done()) == settle_status::settled);
+
+  auto all = s.list(hookd::spool::list_filter{});
+  REQUIRE(all.size() == 4);
+  CHECK(all[0].event_id == "4");
+  CHECK(all[3].event_id == "1");
+  CHECK(s.list(filter_limit(2)).size() == 2);
+  auto done = s.list(filter_state(delivery_state::done));
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].event_id == "1");
+  CHECK(s.list(filter_state(delivery_state::pending)).size() == 3);
+  CHECK(s.list(filter_endpoint("offerte")).size() == 2);
+  auto leads = s.list(filter_type("lead.*"));
+  REQUIRE(leads.size() == 1);
+  CHECK(leads[0].event_id == "4");
+  CHECK(s.list(filter_type("[c]*")).empty());  // no SQL GLOB classes
+  const auto st = s.stats();
+  REQUIRE(st.oldest_pending.has_value());
+}
+
+TEST_CASE("purge keeps pending and dead events and dedup keys within the window",
+          "[spool][retention]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  opts.retention = 1h;
+  opts.dedup_window = 2h;
+  opts.purge_batch = 2;  // several small transactions
+  store s(opts);
+  for (const char* id : {"done1", "done2", "done3", "pending", "dead", "retry"}) {
+    REQUIRE(append_wait(s, make("a", id)) == append_status::accepted);
+  }
+  auto c = s.claim(req(10));
+  REQUIRE(c.deliveries.size() == 6);
+  for (const auto& d : c.deliveries) {
+    if (d.event_id == "pending") {
+      REQUIRE(s.release(d.delivery_id));
+    } else if (d.event_id == "dead") {
+      REQUIRE(s.settle(d.delivery_id, outcome::dead("x")) == settle_status::settled);
+    } else if (d.event_id == "retry") {
+      REQUIRE(s.settle(d.delivery_id, outcome::retry(clock.now() + 1s, "x")) ==
+              settle_status::settled);
+    } else {
+      REQUIRE(s.settle(d.delivery_id, outcome::done()) == settle_status::settled);
+    }
+  }
+  auto early = s.maintain();
+  CHECK(early.events == 0);  // within the retention
+
+  clock.advance(1h + 1s);
+  auto r = s.maintain();
+  CHECK(r.events == 3);
+  CHECK(r.dedup_keys == 0);
+  CHECK(r.complete);
+  CHECK(s.show("done1").empty());
+  CHECK(s.show("pending").size() == 1);
+  CHECK(s.show("dead").size() == 1);
+  CHECK(s.show("retry").size() == 1);
+  {
+    auto conn = raw(opts.path);
+    CHECK(conn.query_int("SELECT COUNT(*) FROM deliveries") == 3);  // cascaded
+    CHECK(conn.query_int("SELECT COUNT(*) FROM attempts") == 2);    // dead + retry
+  }
+  // The key outlives the event: a provider's late retry is still a duplicate.
+  CHECK(append_wait(s, make("a", "done1")) == append_status::duplicate);
+
+  clock.advance(1h);
+  auto later = s.maintain();
+  CHECK(later.dedup_keys == 6);
+  CHECK(append_wait(s, make("a", "done1")) == append_status::accepted);
+  CHECK(s.stats().dedup_keys == 1);
+  CHECK(integrity(opts.path) == "ok");
+}
+
+TEST_CASE("the schema version is set and a newer one is refused", "[spool][schema]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  { store s(opts); }
+  {
+    auto c = raw(opts.path);
+    CHECK(c.query_int("PRAGMA user_version") == hookd::spool::schema_version);
+    REQUIRE(c.exec("PRAGMA user_version = 99") == SQLITE_OK);
+  }
+  CHECK_THROWS_WITH(store(opts), Catch::Contains(opts.path.string()) &&
+                                     Catch::Contains("schema version 99 is newer"));
+}
+
+TEST_CASE("a full spool answers unavailable, keeps what it committed, and recovers",
+          "[spool][failure]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "before")) == append_status::accepted);
+  // No more pages than the file has now: like a full disk (SQLITE_FULL) for the writer.
+  s.set_max_size(1);
+  int refused = 0;
+  for (int i = 0; i < 50 && refused == 0; ++i) {
+    if (append_wait(s, make("a", "big-" + std::to_string(i), {"audit"}, 64 << 10)) ==
+        append_status::unavailable) {
+      refused = i + 1;
+    }
+  }
+  REQUIRE(refused > 0);
+  CHECK(s.show("big-" + std::to_string(refused - 1)).empty());  // not acknowledged, not stored
+  CHECK(s.stats_writer().failed_batches >= 1);
+  // It stays unavailable while the cause lasts, and never acknowledges.
+  CHECK(append_wait(s, make("a", "during", {"audit"}, 64 << 10)) == append_status::unavailable);
+
+  s.set_max_size(0);  // space is back
+  CHECK(append_wait(s, make("a", "during", {"audit"}, 64 << 10)) == append_status::accepted);
+  CHECK(s.show("before").size() == 1);
+  CHECK(s.show("during").size() == 1);
+  CHECK(integrity(opts.path) == "ok");
+}
+
+TEST_CASE("a spool on a filesystem that fills up answers unavailable and recovers",
+          "[spool][failure]") {
+  hookd::test::temp_dir dir;
+  const auto mnt = dir / "tmpfs";
+  std::filesystem::create_directories(mnt);
+  if (::geteuid() != 0 || ::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    WARN("cannot mount a tmpfs here (needs root and permission): real ENOSPC not exercised");
+    return;
+  }
+  struct unmount {
+    std::filesystem::path p;
+    ~unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } guard{mnt};
+  test_clock clock;
+  auto opts = make_options(dir, clock, "tmpfs/hookd.db");
+  {
+    store s(opts);
+    REQUIRE(append_wait(s, make("a", "before")) == append_status::accepted);
+    const auto filler = mnt / "filler";
+    {
+      std::ofstream out(filler, std::ios::binary);
+      const std::string chunk(64 << 10, 'f');
+      for (int i = 0; i < 64 && out; ++i)
+        out << chunk;  // up to 4 MiB: more than there is
+    }
+    int refused = 0;
+    for (int i = 0; i < 100 && refused == 0; ++i) {
+      if (append_wait(s, make("a", "big-" + std::to_string(i), {"audit"}, 64 << 10)) ==
+          append_status::unavailable) {
+        refused = i + 1;
+      }
+    }
+    REQUIRE(refused > 0);
+    std::filesystem::remove(filler);
+    CHECK(append_wait(s, make("a", "after", {"audit"}, 64 << 10)) == append_status::accepted);
+    CHECK(s.show("before").size() == 1);
+    CHECK(s.show("after").size() == 1);
+  }
+  CHECK(integrity(opts.path) == "ok");
+}
+
+TEST_CASE("opening a spool in a read-only directory fails with the path", "[spool][failure]") {
+  if (::geteuid() == 0) {
+    WARN("running as root: permissions do not restrict, read-only directory not exercised");
+    return;
+  }
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  std::filesystem::create_directories(dir / "ro");
+  std::filesystem::permissions(
+      dir / "ro", std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  auto opts = make_options(dir, clock, "ro/hookd.db");
+  CHECK_THROWS_WITH(store(opts), Catch::Contains((dir / "ro").string()));
+}
+
+TEST_CASE("a spool file that cannot be written is refused at start with the path",
+          "[spool][failure]") {
+  if (::geteuid() == 0) {
+    WARN("running as root: permissions do not restrict, read-only file not exercised");
+    return;
+  }
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  { store s(opts); }
+  std::filesystem::permissions(opts.path, std::filesystem::perms::owner_read);
+  CHECK_THROWS_WITH(store(opts),
+                    Catch::Contains(opts.path.string()) && Catch::Contains("read-only"));
+}
+
+TEST_CASE("the writer wakes the dispatcher after commits and purges by itself",
+          "[spool][retention]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  opts.retention = 1h;
+  opts.dedup_window = 1h;
+  opts.maintenance_interval = 20ms;
+  std::atomic<int> wakes{0};
+  opts.on_commit = [&] { ++wakes; };
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "1")) == append_status::accepted);
+  CHECK(eventually([&] { return wakes == 1; }));  // called right after the completions
+  REQUIRE(append_wait(s, make("a", "1")) == append_status::duplicate);
+  REQUIRE(append_wait(s, make("a", "2", {})) == append_status::accepted);
+  CHECK(wakes == 1);  // nothing new to deliver
+
+  auto c = s.claim(req(1));
+  REQUIRE(c.deliveries.size() == 1);
+  REQUIRE(s.settle(c.deliveries[0].delivery_id, outcome::done()) == settle_status::settled);
+  clock.advance(2h);
+  CHECK(eventually([&] { return s.stats().events == 0 && s.stats().dedup_keys == 0; }));
+}
