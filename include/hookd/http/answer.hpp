@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <hookd/dispatch/sink.hpp>
+#include <hookd/providers/endpoint.hpp>
+
+/// What hookd answers over HTTP, as plain data: the session turns an `answer` into a Beast
+/// response, tests compare answers without a socket. Every body is a JSON object (DESIGN.md,
+/// "HTTP answers"), and no body ever carries a credential.
+namespace hookd::http {
+
+/// Seconds a client is told to wait (Retry-After) when the sink cannot take an event.
+inline constexpr unsigned retry_after_seconds = 5;
+
+struct answer {
+  unsigned status = 200;
+  std::string body;  ///< JSON text, always an object
+  /// Extra headers (Allow, Retry-After). Content-Type, Server and Connection are set by the
+  /// session.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string reason;  ///< short stable label for the request log and metrics ("accepted", ...)
+  bool close = false;  ///< close the connection after answering (the framing cannot be trusted)
+};
+
+/// `{"error": message}` with `status`.
+answer error_answer(unsigned status, std::string_view reason, std::string_view message);
+
+answer healthy();                                   ///< 200 {"status":"ok"}
+answer not_found();                                 ///< 404, an unknown path
+answer unknown_endpoint();                          ///< 404, /hooks/<name> with no such endpoint
+answer method_not_allowed(std::string_view allow);  ///< 405 with `Allow`
+answer internal_error();                            ///< 500, the catch-all at the session boundary
+answer from_rejection(const providers::rejection& r);  ///< 400/401 from verification/mapping
+/// 200 accepted / 200 duplicate / 503 with Retry-After, for what the sink said about event `id`.
+answer from_submit(dispatch::submit_status status, std::string_view id);
+
+/// Answers for a request that could not be read as HTTP; each closes the connection.
+answer body_too_large();                                                ///< 413
+answer headers_too_large();                                             ///< 431
+answer bad_request(std::string_view reason, std::string_view message);  ///< 400, closes
+
+}  // namespace hookd::http

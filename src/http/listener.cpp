@@ -1,0 +1,74 @@
+#include "listener.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <spdlog/spdlog.h>
+
+#include "session.hpp"
+
+namespace hookd::http::detail {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+listener::listener(net::io_context& ioc, tcp::acceptor acceptor,
+                   std::shared_ptr<server_state> state)
+    : ioc_(ioc),
+      acceptor_(std::move(acceptor)),
+      retry_(acceptor_.get_executor()),
+      state_(std::move(state)) {}
+
+void listener::run() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
+
+void listener::stop() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    self->stopped_ = true;
+    boost::system::error_code ignored;
+    self->retry_.cancel();
+    self->acceptor_.close(ignored);  // the pending accept completes with operation_aborted
+  });
+}
+
+void listener::resume() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    if (self->stopped_ || !self->paused_) return;
+    self->paused_ = false;
+    self->do_accept();
+  });
+}
+
+void listener::do_accept() {
+  // Each connection gets its own strand, so its handlers never run concurrently.
+  acceptor_.async_accept(net::make_strand(ioc_), boost::beast::bind_front_handler(
+                                                     &listener::on_accept, shared_from_this()));
+}
+
+void listener::on_accept(boost::beast::error_code ec, tcp::socket socket) {
+  if (ec) {
+    if (stopped_ || ec == net::error::operation_aborted) return;
+    spdlog::warn("accept: {}", ec.message());
+    // Out of descriptors or memory: accepting again at once would spin; back off briefly.
+    if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+        ec == net::error::no_memory) {
+      retry_.expires_after(std::chrono::milliseconds(100));
+      retry_.async_wait([self = shared_from_this()](boost::beast::error_code wait_ec) {
+        if (!wait_ec && !self->stopped_) self->do_accept();
+      });
+      return;
+    }
+    return do_accept();
+  }
+  if (stopped_ || state_->stopping()) return;  // the socket closes as it goes out of scope
+
+  const bool more = state_->admit(shared_from_this());
+  std::make_shared<session>(std::move(socket), state_)->run();
+  if (more) return do_accept();
+  // At max_connections: accept nothing until a session ends and resume() is called.
+  paused_ = true;
+  spdlog::debug("at max_connections ({}), pausing accept", state_->config().max_connections);
+}
+
+}  // namespace hookd::http::detail

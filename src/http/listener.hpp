@@ -1,0 +1,40 @@
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include "server_state.hpp"
+
+namespace hookd::http::detail {
+
+/// Accepts connections on one bound acceptor and starts a session for each, pausing while the
+/// server is at max_connections (the kernel's backlog holds the rest).
+/// Thread-safety: run(), stop() and resume() may be called from any thread; the work happens on
+/// the acceptor's strand.
+class listener : public std::enable_shared_from_this<listener> {
+ public:
+  /// `acceptor` is open, bound and listening, with a strand of `ioc` as its executor.
+  listener(boost::asio::io_context& ioc, boost::asio::ip::tcp::acceptor acceptor,
+           std::shared_ptr<server_state> state);
+
+  void run();
+  void stop();
+  void resume();
+
+ private:
+  void do_accept();
+  void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;  // backs off when accept fails for lack of descriptors
+  std::shared_ptr<server_state> state_;
+  bool paused_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace hookd::http::detail

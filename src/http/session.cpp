@@ -1,0 +1,311 @@
+#include "session.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <hookd/http/framing.hpp>
+#include <hookd/http/router.hpp>
+
+namespace hookd::http::detail {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+/// After an answer that closes the connection, the client may still be sending (a body we
+/// refused): closing at once would make the kernel reset the connection and the client could
+/// lose our answer. So the write side is shut first and input is discarded for this long.
+constexpr auto linger_time = std::chrono::seconds(2);
+
+constexpr std::size_t first_read_size = 4096;
+
+/// The request's headers as providers see them (no Beast types in the providers module).
+class beast_headers final : public providers::header_source {
+ public:
+  explicit beast_headers(const bhttp::fields& fields) : fields_(fields) {}
+  std::optional<std::string_view> get(std::string_view name) const override {
+    const auto it = fields_.find(name);
+    if (it == fields_.end()) return std::nullopt;
+    return it->value();
+  }
+
+ private:
+  const bhttp::fields& fields_;
+};
+
+std::string format_peer(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  const auto address = ep.address();
+  return address.is_v6() ? "[" + address.to_string() + "]:" + std::to_string(ep.port())
+                         : address.to_string() + ":" + std::to_string(ep.port());
+}
+
+bool is_quiet_close(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+         ec == net::error::broken_pipe || ec == bhttp::error::partial_message;
+}
+
+}  // namespace
+
+session::session(tcp::socket&& socket, std::shared_ptr<server_state> state)
+    : stream_(std::move(socket)),
+      executor_(stream_.get_executor()),
+      state_(std::move(state)),
+      peer_(format_peer(stream_.socket())) {}
+
+session::~session() {
+  state_->release(key_);
+}
+
+void session::run() {
+  key_ = state_->track(weak_from_this());
+  spdlog::debug("connection from {}", peer_);
+  // Start on the session's strand: the accept handler runs on the listener's.
+  net::post(executor_, [self = shared_from_this()] { self->do_wait(); });
+}
+
+void session::notify_shutdown() {
+  net::post(executor_, [self = shared_from_this()] { self->on_shutdown(); });
+}
+
+void session::on_shutdown() {
+  // Only a connection waiting for its next request is closed now; one in the middle of a request
+  // finishes it, answers with Connection: close (state_->stopping()) and closes after the write.
+  // Bytes already received but not read yet are a request in flight too.
+  beast::error_code ec;
+  if (phase_ == phase::waiting && buffer_.size() == 0 && stream_.socket().available(ec) == 0) {
+    stream_.cancel();
+  }
+}
+
+// Waits for the first byte of a request: on a kept-alive connection under the idle timeout, on
+// a new one under the request timeout. The request timeout then starts again for the request
+// itself, from its first byte to its last.
+void session::do_wait() {
+  phase_ = phase::waiting;
+  if (state_->stopping()) return do_close();
+  if (buffer_.size() > 0) return do_read_header();  // pipelined: the next request is here
+  const auto& cfg = state_->config();
+  stream_.expires_after(requests_ == 0 ? cfg.request_timeout : cfg.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(first_read_size),
+                          beast::bind_front_handler(&session::on_wait, shared_from_this()));
+}
+
+void session::on_wait(beast::error_code ec, std::size_t n) {
+  if (ec) {
+    if (ec == beast::error::timeout) {
+      spdlog::debug("closing {} connection from {}", requests_ == 0 ? "silent" : "idle", peer_);
+    } else if (!is_quiet_close(ec)) {
+      spdlog::debug("read from {}: {}", peer_, ec.message());
+    }
+    return do_close();
+  }
+  buffer_.commit(n);
+  do_read_header();
+}
+
+void session::do_read_header() {
+  phase_ = phase::reading;
+  started_ = std::chrono::steady_clock::now();
+  route_ = "other";
+  endpoint_.clear();
+  event_id_.clear();
+
+  // A fresh parser per request: its limits and state never leak from one request to the next.
+  const auto& cfg = state_->config();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(cfg.max_header, std::numeric_limits<std::uint32_t>::max())));
+  parser_->body_limit(cfg.max_body);
+  // One deadline for the whole request, header and body: tcp_stream keeps the expiry across
+  // the operations until it is set again.
+  stream_.expires_after(cfg.request_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&session::on_read_header, shared_from_this()));
+}
+
+void session::on_read_header(beast::error_code ec, std::size_t) {
+  if (ec) return fail_read(ec, "read header");
+  // Request smuggling: what Beast's parser lets through, refused before the body is read.
+  if (auto refused = check_framing(parser_->get().base())) return do_write(std::move(*refused));
+  if (parser_->is_done()) return handle_request();
+
+  const auto& req = parser_->get();
+  if (req.version() >= 11 && beast::iequals(req[bhttp::field::expect], "100-continue")) {
+    return do_continue();
+  }
+  do_read_body();
+}
+
+// The client waits for "100 Continue" before sending the body (curl does for bodies over 1 KiB).
+void session::do_continue() {
+  continue_ = {bhttp::status::continue_, 11};
+  continue_.set(bhttp::field::server, "hookd");
+  bhttp::async_write(stream_, continue_,
+                     beast::bind_front_handler(&session::on_continue, shared_from_this()));
+}
+
+void session::on_continue(beast::error_code ec, std::size_t) {
+  if (ec) return fail_read(ec, "write 100-continue");
+  do_read_body();
+}
+
+void session::do_read_body() {
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    beast::bind_front_handler(&session::on_read_body, shared_from_this()));
+}
+
+void session::on_read_body(beast::error_code ec, std::size_t) {
+  if (ec) return fail_read(ec, "read body");
+  handle_request();
+}
+
+void session::fail_read(beast::error_code ec, const char* step) {
+  if (auto refusal = answer_for_parse_error(ec)) {
+    spdlog::info("refusing request from {}: {} ({})", peer_, refusal->reason, ec.message());
+    return do_write(std::move(*refusal));
+  }
+  if (ec == beast::error::timeout) {
+    spdlog::info("request from {} not complete within request_timeout, closing", peer_);
+  } else if (!is_quiet_close(ec)) {
+    spdlog::debug("{} from {}: {}", step, peer_, ec.message());
+  }
+  do_close();
+}
+
+void session::handle_request() {
+  phase_ = phase::handling;
+  // The one catch-all at the session boundary: nothing below throws by design (results, not
+  // exceptions), but an unexpected exception (bad_alloc, a bug) becomes a 500, not a crash.
+  try {
+    endpoints_ = state_->endpoints();
+    const auto& req = parser_->get();
+    const beast_headers headers(req.base());
+    const inbound_request in{req.method_string(), req.target(), headers, req.body(),
+                             std::chrono::system_clock::now()};
+    auto d = decide(in, endpoints_.get());
+    route_ = d.route;
+    endpoint_ = std::move(d.endpoint);
+    if (auto* a = std::get_if<answer>(&d.outcome)) return do_write(std::move(*a));
+
+    auto& ev = std::get<event>(d.outcome);
+    event_id_ = ev.id;
+    // The completion may run on any thread (or inline): go back to this session's strand.
+    state_->sink().submit(std::move(ev), [self = shared_from_this(), id = event_id_,
+                                          request = requests_](dispatch::submit_status status) {
+      net::post(self->executor_,
+                [self, status, id, request] { self->on_submitted(status, id, request); });
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("request from {}: unexpected exception: {}", peer_, e.what());
+    do_write(internal_error());
+  } catch (...) {
+    spdlog::error("request from {}: unexpected exception", peer_);
+    do_write(internal_error());
+  }
+}
+
+void session::on_submitted(dispatch::submit_status status, const std::string& id,
+                           unsigned request) {
+  // Only the request still waiting for it: if submit() threw after completing, the catch-all
+  // has answered 500 already.
+  if (phase_ != phase::handling || request != requests_) return;
+  try {
+    do_write(from_submit(status, id));
+  } catch (...) {
+    do_write(internal_error());
+  }
+}
+
+void session::do_write(answer a) {
+  phase_ = phase::writing;
+  const bool have_request = parser_ && parser_->is_header_done();
+  const unsigned version = have_request ? parser_->get().version() : 11;
+  const bool keep_alive =
+      !a.close && have_request && parser_->get().keep_alive() && !state_->stopping();
+
+  log_request(a);
+  response_ = {};
+  response_.version(version == 10 ? 10 : 11);
+  response_.result(a.status);
+  response_.set(bhttp::field::server, "hookd");
+  response_.set(bhttp::field::content_type, "application/json");
+  for (auto& [name, value] : a.headers)
+    response_.set(name, value);
+  response_.body() = std::move(a.body);
+  response_.keep_alive(keep_alive);
+  response_.prepare_payload();
+
+  // A client that does not read its answer is cut off like one that does not send.
+  stream_.expires_after(state_->config().request_timeout);
+  bhttp::async_write(
+      stream_, response_,
+      beast::bind_front_handler(&session::on_write, shared_from_this(), !keep_alive));
+}
+
+void session::on_write(bool close, beast::error_code ec, std::size_t) {
+  if (ec) {
+    if (!is_quiet_close(ec)) spdlog::debug("write to {}: {}", peer_, ec.message());
+    return do_close();
+  }
+  ++requests_;
+  parser_.reset();
+  endpoints_.reset();
+  if (close) return do_linger();
+  do_wait();
+}
+
+void session::do_linger() {
+  phase_ = phase::closing;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(linger_time);
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(first_read_size),
+                          beast::bind_front_handler(&session::on_linger, shared_from_this()));
+}
+
+void session::on_linger(beast::error_code ec, std::size_t) {
+  if (ec) return do_close();  // the client closed, or linger_time ran out
+  buffer_.clear();            // discard
+  stream_.async_read_some(buffer_.prepare(first_read_size),
+                          beast::bind_front_handler(&session::on_linger, shared_from_this()));
+}
+
+void session::do_close() {
+  phase_ = phase::closing;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.close();
+}
+
+void session::log_request(const answer& a) const {
+  // Never the target (its query may hold a token), a header, or the body.
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started_)
+                      .count();
+  const auto level = route_ == "healthz" ? spdlog::level::debug : spdlog::level::info;
+  const std::string_view method = parser_ && parser_->is_header_done()
+                                      ? std::string_view(parser_->get().method_string())
+                                      : std::string_view{"-"};
+  spdlog::log(level, "request {} {} endpoint={} status={} reason={} id={} ms={} peer={}", method,
+              route_, endpoint_.empty() ? "-" : endpoint_, a.status, a.reason,
+              event_id_.empty() ? "-" : event_id_, ms, peer_);
+}
+
+}  // namespace hookd::http::detail

@@ -1,0 +1,202 @@
+// The server in-process, over real sockets, with a sink that completes on its own thread: the
+// sink statuses the memory dispatcher never gives (duplicate), completions from another thread,
+// and shutdown while the sink holds a request.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include <hookd/config/loader.hpp>
+#include <hookd/core/json.hpp>
+#include <hookd/http/server.hpp>
+
+#include "hmac.hpp"
+#include "http_client.hpp"
+
+using namespace hookd;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view secret = "server-test-secret";
+
+/// Completes every submitted event from its own thread, with a status chosen by the event id:
+/// "dup-…" duplicate, "full-…" unavailable, anything else accepted. While held, it keeps them.
+class thread_sink final : public dispatch::event_sink {
+ public:
+  thread_sink() : worker_([this] { run(); }) {}
+  ~thread_sink() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      held_ = false;
+    }
+    wake_.notify_all();
+    worker_.join();
+  }
+
+  void submit(event ev, std::function<void(dispatch::submit_status)> done) override {
+    {
+      std::lock_guard lock(mutex_);
+      pending_.emplace_back(std::move(ev.id), std::move(done));
+      ++submitted_;
+    }
+    wake_.notify_all();
+  }
+
+  void hold(bool held) {
+    {
+      std::lock_guard lock(mutex_);
+      held_ = held;
+    }
+    wake_.notify_all();
+  }
+
+  /// Waits until every event submitted so far has been completed.
+  bool wait_completed() {
+    std::unique_lock lock(mutex_);
+    return wake_.wait_for(lock, 10s, [&] { return completed_ == submitted_; });
+  }
+
+  /// Waits until `n` events have been submitted in total.
+  bool wait_submitted(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    return wake_.wait_for(lock, 10s, [&] { return submitted_ >= n; });
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || (!held_ && !pending_.empty()); });
+      while (!held_ && !pending_.empty()) {
+        auto [id, done] = std::move(pending_.front());
+        pending_.pop_front();
+        lock.unlock();
+        done(id.starts_with("dup-")    ? dispatch::submit_status::duplicate
+             : id.starts_with("full-") ? dispatch::submit_status::unavailable
+                                       : dispatch::submit_status::accepted);
+        lock.lock();
+        ++completed_;
+        wake_.notify_all();
+      }
+      if (stopping_ && pending_.empty()) return;
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::pair<std::string, std::function<void(dispatch::submit_status)>>> pending_;
+  std::size_t submitted_ = 0;
+  std::size_t completed_ = 0;
+  bool held_ = false;
+  bool stopping_ = false;
+  std::thread worker_;  // last: started once the rest is initialized
+};
+
+std::shared_ptr<http::endpoint_snapshot> endpoints() {
+  const auto cfg = config::load_text(R"(
+endpoints:
+  altoviz: {provider: altoviz, secret: "server-test-secret"}
+handlers:
+  console: {type: log}
+routes:
+  - to: [console]
+)",
+                                     "server_test.yaml");
+  return std::make_shared<http::endpoint_snapshot>(
+      std::make_shared<const providers::endpoint_table>(cfg));
+}
+
+std::string signed_request(const std::string& id) {
+  const std::string body = R"({"id":")" + id + R"(","type":"CustomerCreated","data":{"id":1}})";
+  return test::make_request("POST", "/hooks/altoviz",
+                            {{"X-SIGNATURE", test::hmac_sha256_hex(secret, body)}}, body);
+}
+
+/// A server on 127.0.0.1:0 running on its own thread; stopped and joined on destruction.
+struct running_server {
+  explicit running_server(dispatch::event_sink& sink, config::server_config cfg = {}) {
+    cfg.listen = {"127.0.0.1:0"};
+    cfg.threads = 2;
+    srv = std::make_unique<http::server>(cfg, endpoints(), sink);
+    thread = std::thread([this] { srv->run(); });
+  }
+  ~running_server() {
+    srv->shutdown();
+    if (thread.joinable()) thread.join();
+  }
+  std::uint16_t port() const { return srv->addresses().at(0).port; }
+
+  std::unique_ptr<http::server> srv;
+  std::thread thread;
+};
+
+}  // namespace
+
+TEST_CASE("sink statuses become the table's answers", "[http][server]") {
+  thread_sink sink;
+  running_server s(sink);
+  test::raw_connection c(s.port());
+
+  REQUIRE(c.send(signed_request("1")));
+  auto r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == R"({"status":"accepted","id":"1"})");
+
+  REQUIRE(c.send(signed_request("dup-2")));
+  r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == R"({"status":"duplicate","id":"dup-2"})");
+
+  REQUIRE(c.send(signed_request("full-3")));
+  r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->header("Retry-After") == "5");
+  CHECK(r->body == R"({"error":"spool unavailable, retry later"})");
+  // 503 keeps the connection: the framing was fine.
+  CHECK(r->header("Connection") != "close");
+}
+
+TEST_CASE("shutdown lets a request held by the sink finish, then run() returns", "[http][server]") {
+  thread_sink sink;
+  sink.hold(true);
+  auto s = std::make_unique<running_server>(sink);
+  test::raw_connection c(s->port());
+  REQUIRE(c.send(signed_request("held-1")));
+  REQUIRE(sink.wait_submitted(1));
+
+  s->srv->shutdown();
+  sink.hold(false);  // the sink commits after the shutdown began
+  const auto r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->header("Connection") == "close");
+  s->thread.join();  // run() returned: the last connection ended
+  s.reset();
+}
+
+TEST_CASE("shutdown stops after the grace when the sink never answers", "[http][server]") {
+  thread_sink sink;
+  sink.hold(true);
+  config::server_config cfg;
+  cfg.shutdown_grace = 200ms;
+  auto s = std::make_unique<running_server>(sink, cfg);
+  test::raw_connection c(s->port());
+  REQUIRE(c.send(signed_request("stuck-1")));
+  REQUIRE(sink.wait_submitted(1));
+
+  s->srv->shutdown();
+  s->thread.join();  // returns once the grace is over, with the request unanswered
+  // The sink completes only now: its completion is posted to the stopped io_context, and
+  // dropped with it when the server goes away.
+  sink.hold(false);
+  REQUIRE(sink.wait_completed());
+  s.reset();
+  CHECK(c.wait_closed(10s));
+}
