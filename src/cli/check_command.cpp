@@ -17,9 +17,9 @@ int check_command(const std::filesystem::path& config_file) {
   spdlog::set_level(spdlog::level::warn);
   try {
     const auto cfg = config::load_file(config_file);
-    // The same construction `run` does, so check fails where run would; stopped at once.
-    auto rt = build_runtime(cfg);
-    rt.dispatcher->stop(duration::zero());
+    // The same construction `run` does, so check fails where run would.
+    // Without the spool: a running daemon holds its lock, and check must not create the file.
+    build_runtime(cfg, /*open_spool=*/false);
   } catch (const config::config_error& e) {
     for (const auto& p : e.problems())
       std::cerr << p << '\n';

@@ -19,6 +19,7 @@ hookd receives webhooks, verifies them, and hands them to handlers.
 commands:
   run --config FILE     serve in the foreground (SIGINT/SIGTERM: graceful stop)
   check --config FILE   validate FILE and everything built from it, then exit
+  events ACTION …       list, show, replay the events in the spool; stats
   version               print the version
 
 options:
@@ -141,5 +142,6 @@ int main(int argc, char** argv) {
     if (!parsed.error.empty()) return usage_error(std::string(command) + ": " + parsed.error);
     return command == "run" ? run_command(*parsed.file) : check_command(*parsed.file);
   }
+  if (command == "events") return events_command(rest);
   return usage_error("unknown command '" + std::string(command) + "'");
 }

@@ -62,9 +62,12 @@ int run_command(const std::filesystem::path& config_file) {
       spdlog::info("listening on {}", address.to_string());
     }
     server.run();
-    spdlog::info("http server stopped; delivering queued events for up to {}",
+    spdlog::info("http server stopped; finishing deliveries in flight for up to {}",
                  format_duration(cfg.server.shutdown_grace));
     rt.dispatcher->stop(cfg.server.shutdown_grace);
+    // Commits what is still queued and runs every append completion while the server (their
+    // destination) still exists: http::server's lifetime contract.
+    rt.spool.reset();
   } catch (const config::config_error& e) {
     for (const auto& p : e.problems())
       spdlog::critical("{}", p);

@@ -9,7 +9,7 @@
 
 namespace hookd::cli {
 
-runtime build_runtime(const config::config& cfg) {
+runtime build_runtime(const config::config& cfg, bool open_spool) {
   std::vector<std::string> problems;
   const std::string file = cfg.file.string();
   const auto problem = [&](const std::string& key, const std::string& what) {
@@ -31,7 +31,7 @@ runtime build_runtime(const config::config& cfg) {
     }
   }
 
-  dispatch::memory_dispatcher::handler_map handlers;
+  dispatch::durable_dispatcher::handler_map handlers;
   for (const auto& spec : cfg.handlers) {
     try {
       handlers.emplace(spec.name, handlers::make_handler(spec));
@@ -47,9 +47,32 @@ runtime build_runtime(const config::config& cfg) {
   } catch (const std::exception& e) {
     problem("endpoints", e.what());
   }
+  // The check the dispatcher makes, also done without a spool (for `check`).
+  for (const auto& name : dispatch::route_table(cfg.routes).handler_names()) {
+    if (handlers.count(name) == 0) problem("routes", "unknown handler " + name);
+  }
+  if (!problems.empty() || !open_spool) {
+    if (!problems.empty()) throw config::config_error(std::move(problems));
+    return rt;
+  }
+
+  rt.wake = std::make_shared<dispatch::wakeup>();
+  spool::options so;
+  so.path = cfg.spool.path;
+  so.dedup_window = cfg.spool.dedup_window;
+  so.retention = cfg.spool.retention;
+  so.max_backlog = cfg.spool.max_backlog;
+  so.on_commit = [wake = rt.wake] { wake->notify(); };
   try {
-    rt.dispatcher = std::make_unique<dispatch::memory_dispatcher>(
-        dispatch::route_table(cfg.routes), std::move(handlers), cfg.dispatch.queue);
+    rt.spool = std::make_unique<spool::store>(std::move(so));
+  } catch (const std::exception& e) {
+    problem("spool.path", e.what());
+    throw config::config_error(std::move(problems));
+  }
+  try {
+    rt.dispatcher = std::make_unique<dispatch::durable_dispatcher>(
+        *rt.spool, dispatch::route_table(cfg.routes), std::move(handlers),
+        dispatch::durable_dispatcher::options_from(cfg, rt.wake));
   } catch (const std::exception& e) {
     problem("routes", e.what());
   }

@@ -191,6 +191,9 @@ void read_spool(const node& n, const std::string& path, spool_config& out, diagn
   });
   optional_key(r, "dedup_window", out.dedup_window, time);
   optional_key(r, "retention", out.retention, time);
+  optional_key(r, "max_backlog", out.max_backlog, [&diag](const node& v, const std::string& p) {
+    return detail::read_count(v, p, diag, 1, max_unsigned);
+  });
   r.finish();
 }
 
@@ -202,7 +205,6 @@ void read_dispatch(const node& n, const std::string& path, dispatch_config& out,
     return detail::read_count(v, p, diag, 1, max_unsigned);
   };
   optional_key(r, "workers", out.workers, count);
-  optional_key(r, "queue", out.queue, count);
   r.finish();
 }
 

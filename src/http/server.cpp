@@ -204,6 +204,7 @@ void server::run() {
 }
 
 void server::shutdown() {
+  impl_->state->mark_stopping();
   net::post(impl_->ioc, [i = impl_.get()] { i->begin_shutdown(); });
 }
 

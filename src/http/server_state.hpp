@@ -32,6 +32,9 @@ class server_state {
   }
   dispatch::event_sink& sink() const noexcept { return sink_; }
   bool stopping() const noexcept { return stopping_.load(); }
+  /// Marks the server as stopping at once, from any thread, so that an answer written before the
+  /// posted begin_shutdown() runs already says `Connection: close`.
+  void mark_stopping() noexcept { stopping_ = true; }
 
   /// Counts a newly accepted connection. False when the server is now at max_connections: the
   /// listener must stop accepting; it is remembered and resume()d when a connection ends.

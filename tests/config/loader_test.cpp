@@ -54,7 +54,7 @@ std::string describe(const config& c) {
     << c.server.idle_timeout.count() << ' ' << c.server.shutdown_grace.count();
   o << "\nspool " << c.spool.path << ' ' << c.spool.dedup_window.count() << ' '
     << c.spool.retention.count();
-  o << "\ndispatch " << c.dispatch.workers << ' ' << c.dispatch.queue;
+  o << "\ndispatch " << c.dispatch.workers << " backlog " << c.spool.max_backlog;
   o << "\nlog " << c.log.level << ' ' << c.log.format;
   for (const auto& [name, p] : c.providers) {
     o << "\nprovider " << name << ' ' << p.builtin << ' ' << p.verify.index() << ' '
@@ -162,7 +162,7 @@ TEST_CASE("the example config spells out exactly the defaults", "[config]") {
   CHECK(example.spool.dedup_window == defaults.spool.dedup_window);
   CHECK(example.spool.retention == defaults.spool.retention);
   CHECK(example.dispatch.workers == defaults.dispatch.workers);
-  CHECK(example.dispatch.queue == defaults.dispatch.queue);
+  CHECK(example.spool.max_backlog == defaults.spool.max_backlog);
   CHECK(example.log.level == defaults.log.level);
   CHECK(example.log.format == defaults.log.format);
   const retry_policy default_retry;
@@ -188,7 +188,7 @@ TEST_CASE("an empty config gives every default", "[config]") {
     CHECK(cfg.spool.dedup_window == 7 * 24h);
     CHECK(cfg.spool.retention == 7 * 24h);
     CHECK(cfg.dispatch.workers == 4);
-    CHECK(cfg.dispatch.queue == 10000);
+    CHECK(cfg.spool.max_backlog == 10000);
     CHECK(cfg.log.level == "info");
     CHECK(cfg.log.format == "text");
     CHECK(cfg.endpoints.empty());
@@ -234,8 +234,8 @@ server:
   request_timeout: 5s
   idle_timeout: 2m
   shutdown_grace: 0s
-spool: {path: /tmp/x.db, dedup_window: 1d, retention: 12h}
-dispatch: {workers: 2, queue: 100}
+spool: {path: /tmp/x.db, dedup_window: 1d, retention: 12h, max_backlog: 100}
+dispatch: {workers: 2}
 log: {level: debug, format: json}
 providers:
   gh:
@@ -287,7 +287,7 @@ routes:
   CHECK(cfg.spool.dedup_window == 24h);
   CHECK(cfg.spool.retention == 12h);
   CHECK(cfg.dispatch.workers == 2);
-  CHECK(cfg.dispatch.queue == 100);
+  CHECK(cfg.spool.max_backlog == 100);
   CHECK(cfg.log.level == "debug");
   CHECK(cfg.log.format == "json");
 

@@ -20,29 +20,29 @@ using namespace std::chrono_literals;
 
 struct server_config {
   std::vector<std::string> listen{"127.0.0.1:8080"};  ///< "host:port" each; IPv6 as "[::1]:8080"
-  unsigned threads = 0;                  ///< io threads; 0 = number of cores
-  std::uint64_t max_body = 1ULL << 20;   ///< bytes; larger bodies get 413
+  unsigned threads = 0;                               ///< io threads; 0 = number of cores
+  std::uint64_t max_body = 1ULL << 20;                ///< bytes; larger bodies get 413
   std::uint64_t max_header = 16ULL << 10;  ///< bytes for the request line + headers; 431 beyond
-  std::size_t max_connections = 10000;   ///< further connections wait in the kernel's backlog
-  duration request_timeout = 30s;        ///< deadline to read one whole request
-  duration idle_timeout = 60s;           ///< a keep-alive connection idle this long is closed
-  duration shutdown_grace = 10s;         ///< SIGTERM: time given to requests in flight
+  std::size_t max_connections = 10000;     ///< further connections wait in the kernel's backlog
+  duration request_timeout = 30s;          ///< deadline to read one whole request
+  duration idle_timeout = 60s;             ///< a keep-alive connection idle this long is closed
+  duration shutdown_grace = 10s;           ///< SIGTERM: time given to requests in flight
 };
 
 struct spool_config {
   std::string path = "./var/hookd.db";
   duration dedup_window = 7 * 24h;  ///< how long (endpoint, event id) keys are remembered
   duration retention = 7 * 24h;     ///< how long delivered events are kept
+  std::size_t max_backlog = 10000;  ///< appends waiting for the writer; beyond: 503
 };
 
 struct dispatch_config {
-  unsigned workers = 4;          ///< threads running handlers
-  std::size_t queue = 10000;     ///< in-memory queue bound (before the spool exists)
+  unsigned workers = 4;  ///< threads running handlers
 };
 
 struct log_config {
-  std::string level = "info";  ///< trace|debug|info|warn|error|critical|off
-  std::string format = "text"; ///< text|json
+  std::string level = "info";   ///< trace|debug|info|warn|error|critical|off
+  std::string format = "text";  ///< text|json
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -54,11 +54,11 @@ enum class signature_encoding { hex, base64, auto_detect };  ///< auto: hex or b
 
 /// HMAC over the raw body. `signatures` lists several in one header, split by `separator`.
 struct hmac_scheme {
-  std::string header;                           ///< e.g. "X-SIGNATURE" (case-insensitive)
+  std::string header;  ///< e.g. "X-SIGNATURE" (case-insensitive)
   hmac_algorithm algorithm = hmac_algorithm::sha256;
   signature_encoding encoding = signature_encoding::hex;
-  std::string prefix;                           ///< stripped from each signature, e.g. "sha256="
-  std::string separator;                        ///< empty: the header holds one signature
+  std::string prefix;     ///< stripped from each signature, e.g. "sha256="
+  std::string separator;  ///< empty: the header holds one signature
 };
 
 enum class token_location { path, query, header };
@@ -146,11 +146,11 @@ struct file_handler {
 };
 
 struct exec_handler {
-  std::vector<std::string> command;          ///< argv; command[0] an absolute path or on PATH
+  std::vector<std::string> command;  ///< argv; command[0] an absolute path or on PATH
   duration timeout = 30s;
-  std::map<std::string, std::string> env;    ///< added to the minimal environment
+  std::map<std::string, std::string> env;  ///< added to the minimal environment
   unsigned concurrency = 1;
-  std::uint64_t max_output = 64ULL << 10;    ///< bytes of stdout+stderr kept for the log
+  std::uint64_t max_output = 64ULL << 10;  ///< bytes of stdout+stderr kept for the log
 };
 
 using handler_kind = std::variant<log_handler, file_handler, exec_handler>;

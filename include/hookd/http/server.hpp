@@ -40,8 +40,8 @@ struct bound_address {
 /// the limits and timeouts of `server_config`, routes as in router.hpp, events handed to `sink`.
 ///
 /// Lifetime: `sink` must outlive the server, and must have run every completion it was given
-/// (e.g. memory_dispatcher::stop) before the server is destroyed, since completions post back to
-/// the server's io_context.
+/// before the server is destroyed (closing the spool completes every append it holds), since
+/// completions post back to the server's io_context.
 /// Thread-safety: shutdown() may be called from any thread (and from a signal's handler posted
 /// by Asio); the rest from the owning thread.
 class server {
