@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
@@ -283,6 +284,7 @@ struct shared_state {
   std::mutex mutex;
   std::vector<double> latencies_ms;  // every answered request
   std::vector<std::string> acked;
+  std::map<int, std::uint64_t> non2xx_statuses;  // status -> count, for the summary
   std::uint64_t ok = 0, non2xx = 0, errors = 0;
 };
 
@@ -293,6 +295,7 @@ void run_connection(shared_state& s) {
   std::vector<double> latencies;
   latencies.reserve(1 << 16);
   std::vector<std::string> acked;
+  std::map<int, std::uint64_t> statuses;
   std::uint64_t ok = 0, non2xx = 0, errors = 0;
   while (clock_type::now() < s.deadline) {
     const std::uint64_t n = s.next_id.fetch_add(1);
@@ -317,9 +320,12 @@ void run_connection(shared_state& s) {
       if (!o.acked_file.empty()) acked.push_back(builder.id());
     } else {
       ++non2xx;
+      ++statuses[*status];
     }
   }
   std::lock_guard lock(s.mutex);
+  for (const auto& [status, count] : statuses)
+    s.non2xx_statuses[status] += count;
   s.latencies_ms.insert(s.latencies_ms.end(), latencies.begin(), latencies.end());
   s.acked.insert(s.acked.end(), std::make_move_iterator(acked.begin()),
                  std::make_move_iterator(acked.end()));
@@ -366,19 +372,21 @@ int run_load(const options& opt) {
     }
   }
   const double rps = elapsed > 0 ? static_cast<double>(s.ok) / elapsed : 0;
+  std::string statuses;  // "503":2,... for the JSON summary
+  for (const auto& [status, count] : s.non2xx_statuses)
+    statuses += fmt::format("{}\"{}\":{}", statuses.empty() ? "" : ",", status, count);
   if (opt.json) {
     std::cout
         << fmt::format(
-               R"({{"mode":"load","connections":{},"seconds":{:.3f},"ok":{},"non2xx":{},"errors":{},"rps":{:.1f},"p50_ms":{:.3f},"p99_ms":{:.3f},"p999_ms":{:.3f}}})",
-               opt.connections, elapsed, s.ok, s.non2xx, s.errors, rps,
+               R"({{"mode":"load","connections":{},"seconds":{:.3f},"ok":{},"non2xx":{},"non2xx_statuses":{{{}}},"errors":{},"rps":{:.1f},"p50_ms":{:.3f},"p99_ms":{:.3f},"p999_ms":{:.3f}}})",
+               opt.connections, elapsed, s.ok, s.non2xx, statuses, s.errors, rps,
                percentile(s.latencies_ms, 50), percentile(s.latencies_ms, 99),
                percentile(s.latencies_ms, 99.9))
         << '\n';
   } else {
     std::cout << fmt::format(
-        "connections {}  seconds {:.2f}  ok {}  non-2xx {}  errors {}  req/s {:.0f}  p50 {:.3f} ms "
-        " "
-        "p99 {:.3f} ms  p99.9 {:.3f} ms\n",
+        "connections {}  seconds {:.2f}  ok {}  non-2xx {}  errors {}  req/s {:.0f}  "
+        "p50 {:.3f} ms  p99 {:.3f} ms  p99.9 {:.3f} ms\n",
         opt.connections, elapsed, s.ok, s.non2xx, s.errors, rps, percentile(s.latencies_ms, 50),
         percentile(s.latencies_ms, 99), percentile(s.latencies_ms, 99.9));
   }
