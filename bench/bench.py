@@ -231,6 +231,8 @@ class hookd_server:
             "  idle_timeout: 600s\n"
             "  request_timeout: 60s\n"
             "  shutdown_grace: 2s\n"
+            "admin:\n"
+            "  listen: \"127.0.0.1:0\"\n"
             "spool:\n"
             f"  path: {self.spool}\n"
             "log:\n"

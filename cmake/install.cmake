@@ -5,6 +5,7 @@
 #
 # Layout (the .deb is built with prefix /usr):
 #   <prefix>/bin/hookd
+#   <prefix>/share/man/man1/hookd.1.gz              (from the --help texts)
 #   <prefix>/lib/systemd/system/hookd.service, hookd.socket
 #   <prefix>/lib/sysusers.d/hookd.conf          (the hookd system user)
 #   <prefix>/share/doc/hookd/*.md, copyright, hookd.yaml.example
@@ -21,6 +22,8 @@ set(HOOKD_INSTALL_SYSUSERSDIR "lib/sysusers.d" CACHE STRING
     "sysusers.d directory, relative to the prefix (/usr/lib/sysusers.d in the .deb)")
 
 install(TARGETS hookd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT hookd)
+install(FILES ${PROJECT_BINARY_DIR}/src/cli/hookd.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
+        COMPONENT hookd)
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/hookd.service
               ${PROJECT_SOURCE_DIR}/packaging/systemd/hookd.socket
         DESTINATION ${HOOKD_INSTALL_UNITDIR} COMPONENT hookd)

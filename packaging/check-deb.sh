@@ -26,7 +26,7 @@ for tool in cpack dpkg-deb dpkg dpkg-shlibdeps; do
   command -v "$tool" >/dev/null || fail "$tool not found"
 done
 
-cmake --build "$build" --target hookd >/dev/null
+cmake --build "$build" --target hookd hookd_manpage >/dev/null
 mkdir -p "$out"
 rm -f "$out"/hookd_*.deb
 (cd "$build" && cpack -G DEB -B "$out" >"$out/cpack.log" 2>&1) || {
@@ -42,6 +42,7 @@ contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 status=0
 for expected in \
   ./usr/bin/hookd \
+  ./usr/share/man/man1/hookd.1.gz \
   ./usr/lib/systemd/system/hookd.service \
   ./usr/lib/systemd/system/hookd.socket \
   ./usr/lib/sysusers.d/hookd.conf \
@@ -56,7 +57,7 @@ for expected in \
   fi
 done
 # Nothing outside the FHS places the package is meant to touch.
-unexpected=$(grep -vE '^\./(|etc/|etc/hookd/.*|usr/|usr/bin/.*|usr/lib/|usr/lib/systemd/.*|usr/lib/sysusers\.d/.*|usr/share/|usr/share/doc/.*)$' <<<"$contents" || true)
+unexpected=$(grep -vE '^\./(|etc/|etc/hookd/.*|usr/|usr/bin/.*|usr/lib/|usr/lib/systemd/.*|usr/lib/sysusers\.d/.*|usr/share/|usr/share/doc/.*|usr/share/man/.*)$' <<<"$contents" || true)
 if [ -n "$unexpected" ]; then
   echo "check-deb: unexpected paths in the package:" >&2
   echo "$unexpected" >&2

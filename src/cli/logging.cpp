@@ -7,47 +7,30 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <hookd/core/log_fields.hpp>
+
 namespace hookd::cli {
 
 namespace {
 
-/// %* in a pattern: the message as the inside of a JSON string (quotes, backslashes and control
-/// characters escaped), so `format: json` lines stay valid JSON whatever a message contains.
-class json_message_flag final : public spdlog::custom_flag_formatter {
+/// %* in a pattern: the message with its structured fields (core/log_fields.hpp), rendered as
+/// text or as JSON members, so `format: json` lines stay valid JSON whatever a message contains.
+template <bool Json>
+class message_flag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    static constexpr char hex[] = "0123456789abcdef";
-    for (const char c : msg.payload) {
-      switch (c) {
-        case '"':
-          dest.append(std::string_view("\\\""));
-          break;
-        case '\\':
-          dest.append(std::string_view("\\\\"));
-          break;
-        case '\n':
-          dest.append(std::string_view("\\n"));
-          break;
-        case '\r':
-          dest.append(std::string_view("\\r"));
-          break;
-        case '\t':
-          dest.append(std::string_view("\\t"));
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            const auto u = static_cast<unsigned char>(c);
-            const char esc[] = {'\\', 'u', '0', '0', hex[u >> 4], hex[u & 0xf]};
-            dest.append(esc, esc + sizeof esc);
-          } else {
-            dest.push_back(c);
-          }
-      }
+    std::string out;
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if constexpr (Json) {
+      render_log_json(payload, out);
+    } else {
+      render_log_text(payload, out);
     }
+    dest.append(out.data(), out.data() + out.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<json_message_flag>();
+    return std::make_unique<message_flag>();
   }
 };
 
@@ -62,9 +45,8 @@ std::shared_ptr<spdlog::logger> stderr_logger() {
 }  // namespace
 
 void setup_default_logging() {
-  auto logger = stderr_logger();
-  logger->set_level(spdlog::level::info);
-  spdlog::set_default_logger(std::move(logger));
+  spdlog::set_default_logger(stderr_logger());
+  setup_logging(config::log_config{});
 }
 
 void setup_logging(const config::log_config& log) {
@@ -72,19 +54,20 @@ void setup_logging(const config::log_config& log) {
   if (level == spdlog::level::off && log.level != "off") {
     throw std::invalid_argument("log.level: unknown level \"" + log.level + "\"");
   }
-  auto logger = stderr_logger();
-  logger->set_level(level);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   if (log.format == "json") {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-    formatter->add_flag<json_message_flag>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
-    logger->set_formatter(std::move(formatter));
+    formatter->add_flag<message_flag<true>>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%*})");
   } else if (log.format == "text") {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    formatter->add_flag<message_flag<false>>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %*");
   } else {
     throw std::invalid_argument("log.format: unknown format \"" + log.format + "\"");
   }
-  spdlog::set_default_logger(std::move(logger));
+  // Changes the logger in place rather than replacing it: other threads may be logging through
+  // it (a reload), and both calls are thread-safe (atomic level, the sink's own mutex).
+  auto logger = spdlog::default_logger();
+  logger->set_formatter(std::move(formatter));
+  logger->set_level(level);
 }
 
 }  // namespace hookd::cli

@@ -4,12 +4,12 @@
 
 namespace hookd::cli {
 
-/// Makes the default spdlog logger write to stderr, at `level`, as text or one JSON object per
-/// line. Throws std::invalid_argument for an unknown level or format (the loader rejects them
-/// first).
+/// Sets the level and the format (text, or one JSON object per line) of the default logger made by
+/// setup_default_logging(). Thread-safe: a reload calls it while other threads log. Throws
+/// std::invalid_argument for an unknown level or format (the loader rejects them first).
 void setup_logging(const config::log_config& log);
 
-/// Before the config is read: stderr, info.
+/// Before the config is read (once, before other threads exist): stderr, text, info.
 void setup_default_logging();
 
 }  // namespace hookd::cli

@@ -34,6 +34,20 @@ Serves webhooks in the foreground, logging to stderr, until SIGINT or SIGTERM; t
 accepting, finishes the requests in flight within server.shutdown_grace, delivers queued events,
 and exits 0.
 
+signals:
+  SIGTERM, SIGINT       graceful stop (a second one: stop at once)
+  SIGHUP                reload FILE: endpoints, providers, routes, handlers and log are
+                        replaced at once, requests in flight finishing on the old ones; a file
+                        with any problem is refused, every problem logged, the old config kept.
+                        server.*, spool.*, admin.* and dispatch.workers need a restart: a
+                        change to them is logged and not applied
+  SIGUSR1               reopen the file handlers' files (logrotate)
+
+under systemd (Type=notify): READY=1 once the spool is open and every listener accepts,
+RELOADING=1 ... READY=1 around a reload, STOPPING=1, WATCHDOG=1 when WatchdogSec= is set, STATUS=
+with events accepted, pending and dead. With socket activation (hookd.socket) it serves the
+inherited sockets and ignores server.listen.
+
 options:
   -c, --config FILE     the config file (YAML or JSON)
   -h, --help            show this help

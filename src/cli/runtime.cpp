@@ -1,15 +1,15 @@
 #include "runtime.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <vector>
 
-#include <hookd/dispatch/routes.hpp>
 #include <hookd/handlers/handler.hpp>
 
 namespace hookd::cli {
 
-runtime build_runtime(const config::config& cfg, bool open_spool) {
+pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reuse) {
   std::vector<std::string> problems;
   const std::string file = cfg.file.string();
   const auto problem = [&](const std::string& key, const std::string& what) {
@@ -31,31 +31,46 @@ runtime build_runtime(const config::config& cfg, bool open_spool) {
     }
   }
 
-  dispatch::durable_dispatcher::handler_map handlers;
+  pipeline out;
   for (const auto& spec : cfg.handlers) {
+    if (reuse != nullptr) {
+      const auto& old = reuse->specs;
+      const auto same = std::find(old.begin(), old.end(), spec);
+      const auto running = reuse->handlers.find(spec.name);
+      if (same != old.end() && running != reuse->handlers.end()) {
+        out.handlers.emplace(spec.name, running->second);
+        out.retry.emplace(spec.name, spec.retry);
+        continue;
+      }
+    }
     try {
-      handlers.emplace(spec.name, handlers::make_handler(spec));
+      out.handlers.emplace(spec.name, handlers::make_handler(spec));
+      out.retry.emplace(spec.name, spec.retry);
     } catch (const std::exception& e) {
       problem("handlers." + spec.name, e.what());
     }
   }
   if (!problems.empty()) throw config::config_error(std::move(problems));
 
-  runtime rt;
   try {
-    rt.endpoints = std::make_shared<const providers::endpoint_table>(cfg);
+    out.endpoints = std::make_shared<const providers::endpoint_table>(cfg);
   } catch (const std::exception& e) {
     problem("endpoints", e.what());
   }
-  // The check the dispatcher makes, also done without a spool (for `check`).
-  for (const auto& name : dispatch::route_table(cfg.routes).handler_names()) {
-    if (handlers.count(name) == 0) problem("routes", "unknown handler " + name);
+  out.routes = dispatch::route_table(cfg.routes);
+  for (const auto& name : out.routes.handler_names()) {
+    if (out.handlers.count(name) == 0) problem("routes", "unknown handler " + name);
   }
-  if (!problems.empty() || !open_spool) {
-    if (!problems.empty()) throw config::config_error(std::move(problems));
-    return rt;
-  }
+  if (!problems.empty()) throw config::config_error(std::move(problems));
+  return out;
+}
 
+runtime build_runtime(const config::config& cfg, bool open_spool, const runtime_hooks& hooks) {
+  runtime rt;
+  rt.parts = build_pipeline(cfg);
+  if (!open_spool) return rt;
+
+  const std::string file = cfg.file.string();
   rt.wake = std::make_shared<dispatch::wakeup>();
   spool::options so;
   so.path = cfg.spool.path;
@@ -63,20 +78,20 @@ runtime build_runtime(const config::config& cfg, bool open_spool) {
   so.retention = cfg.spool.retention;
   so.max_backlog = cfg.spool.max_backlog;
   so.on_commit = [wake = rt.wake] { wake->notify(); };
+  so.on_batch = hooks.on_batch;
   try {
     rt.spool = std::make_unique<spool::store>(std::move(so));
   } catch (const std::exception& e) {
-    problem("spool.path", e.what());
-    throw config::config_error(std::move(problems));
+    throw config::config_error({file + ": spool.path: " + e.what()});
   }
+  auto dispatch_options = dispatch::durable_dispatcher::options_from(cfg, rt.wake);
+  dispatch_options.on_attempt = hooks.on_attempt;
   try {
     rt.dispatcher = std::make_unique<dispatch::durable_dispatcher>(
-        *rt.spool, dispatch::route_table(cfg.routes), std::move(handlers),
-        dispatch::durable_dispatcher::options_from(cfg, rt.wake));
+        *rt.spool, rt.parts.routes, rt.parts.handlers, std::move(dispatch_options));
   } catch (const std::exception& e) {
-    problem("routes", e.what());
+    throw config::config_error({file + ": routes: " + e.what()});
   }
-  if (!problems.empty()) throw config::config_error(std::move(problems));
   return rt;
 }
 

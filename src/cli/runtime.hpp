@@ -1,18 +1,46 @@
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include <hookd/config/config.hpp>
 #include <hookd/dispatch/durable_dispatcher.hpp>
+#include <hookd/dispatch/routes.hpp>
 #include <hookd/providers/endpoint.hpp>
 #include <hookd/spool/spool.hpp>
 
 namespace hookd::cli {
 
+/// What a reload replaces as one: the endpoints (with their providers), the routes, the handlers
+/// and their retry policies, all built from one config and valid together.
+struct pipeline {
+  std::shared_ptr<const providers::endpoint_table> endpoints;
+  dispatch::route_table routes;
+  dispatch::durable_dispatcher::handler_map handlers;
+  std::map<std::string, config::retry_policy> retry;
+};
+
+/// The handlers of a running pipeline and the specs they were built from: a reload takes a
+/// handler whose spec did not change from here instead of building it again, so it keeps its
+/// open file and its state.
+struct reusable_handlers {
+  const std::vector<config::handler_spec>& specs;
+  const dispatch::durable_dispatcher::handler_map& handlers;
+};
+
+/// Builds every endpoint, handler and route of `cfg` and checks them against each other. Throws
+/// config::config_error listing every part that could not be built, each
+/// "FILE: key.path: problem".
+pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reuse = nullptr);
+
 /// What a config turns into at start-up, shared by `run` and `check` so that check fails exactly
 /// where run would.
 struct runtime {
-  std::shared_ptr<const providers::endpoint_table> endpoints;
+  pipeline parts;
   /// Shared by the spool's on_commit hook and the dispatcher's workers.
   std::shared_ptr<dispatch::wakeup> wake;
   /// The spool (daemon role: holds the file's lock). Declared before the dispatcher, which uses
@@ -22,10 +50,18 @@ struct runtime {
   std::unique_ptr<dispatch::durable_dispatcher> dispatcher;
 };
 
-/// Builds every endpoint and handler, and with `open_spool` the spool and the dispatcher over it.
-/// `check` passes false: it must not take the spool's lock from a running daemon. Throws
-/// config::config_error listing every part that could not be built, each
-/// "FILE: key.path: problem".
-runtime build_runtime(const config::config& cfg, bool open_spool = true);
+/// Hooks the daemon gives the stages it builds (metrics).
+struct runtime_hooks {
+  std::function<void(const spool::batch_info&)> on_batch;  ///< spool::options::on_batch
+  /// dispatch::durable_dispatcher::options::on_attempt
+  std::function<void(std::string_view, std::string_view, double)> on_attempt;
+};
+
+/// Builds the pipeline, and with `open_spool` the spool and the dispatcher over it. `check`
+/// passes false: it must not take the spool's lock from a running daemon. Throws
+/// config::config_error as build_pipeline() does; a spool that cannot be opened is reported under
+/// `spool.path`.
+runtime build_runtime(const config::config& cfg, bool open_spool = true,
+                      const runtime_hooks& hooks = {});
 
 }  // namespace hookd::cli

@@ -208,6 +208,23 @@ void read_dispatch(const node& n, const std::string& path, dispatch_config& out,
   r.finish();
 }
 
+void read_admin(const node& n, const std::string& path, admin_config& out, diagnostics& diag) {
+  if (!expect(n, node::kind::mapping, path, diag)) return;
+  map_reader r(n, path, diag);
+  if (const node* v = r.take("listen")) {
+    // Unset (`listen:` with no value, ~, "" or []) turns the admin listener off.
+    const bool off = v->type == node::kind::null ||
+                     (v->type == node::kind::string && v->text.empty()) ||
+                     (v->type == node::kind::sequence && v->items.empty());
+    if (off) {
+      out.listen.clear();
+    } else {
+      read_listen(*v, r.path_of("listen"), out.listen, diag);
+    }
+  }
+  r.finish();
+}
+
 void read_log(const node& n, const std::string& path, log_config& out, diagnostics& diag) {
   if (!expect(n, node::kind::mapping, path, diag)) return;
   map_reader r(n, path, diag);
@@ -815,6 +832,7 @@ config load_text(std::string_view text, const std::filesystem::path& file, forma
   };
   if (const node* v = section("server")) read_server(*v, "server", cfg.server, diag);
   if (const node* v = section("spool")) read_spool(*v, "spool", cfg.spool, diag);
+  if (const node* v = section("admin")) read_admin(*v, "admin", cfg.admin, diag);
   if (const node* v = section("dispatch")) read_dispatch(*v, "dispatch", cfg.dispatch, diag);
   if (const node* v = section("log")) read_log(*v, "log", cfg.log, diag);
 

@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <random>
 #include <shared_mutex>
@@ -38,9 +40,17 @@ void wakeup::wait(std::uint64_t seen, steady::time_point deadline) const {
 
 // ---- shared state ----------------------------------------------------------------------------
 
+/// What a reload replaces, as one immutable snapshot: a submit routes with the table it loaded,
+/// a claim runs handlers of the table it loaded, and both may run while a reload swaps it.
+struct dispatch_table {
+  route_table routes;
+  durable_dispatcher::handler_map handlers;
+  std::map<std::string, config::retry_policy> retry;
+};
+
 struct durable_dispatcher::state {
   spool::store* spool = nullptr;
-  handler_map handlers;
+  std::atomic<std::shared_ptr<const dispatch_table>> table;
   options opts;
 
   // Guards `spool_gone`: claims and settles hold it shared, stop() takes it exclusively once its
@@ -66,9 +76,10 @@ struct durable_dispatcher::state {
   }
 
   void worker(unsigned index) noexcept;
-  void run_one(const spool::claimed_delivery& d, std::mt19937_64& rng) noexcept;
-  spool::outcome failed(const spool::claimed_delivery& d, std::string error,
-                        std::mt19937_64& rng) const;
+  void run_one(const dispatch_table& t, const spool::claimed_delivery& d,
+               std::mt19937_64& rng) noexcept;
+  spool::outcome failed(const dispatch_table& t, const spool::claimed_delivery& d,
+                        std::string error, std::mt19937_64& rng) const;
   void settle(const spool::claimed_delivery& d, const spool::outcome& o) noexcept;
   void finished(const spool::claimed_delivery& d) noexcept;
   void count(std::uint64_t dispatch_counters::*field) noexcept {
@@ -93,21 +104,24 @@ submit_status to_submit_status(spool::append_status s) noexcept {
 
 }  // namespace
 
-spool::outcome durable_dispatcher::state::failed(const spool::claimed_delivery& d,
+spool::outcome durable_dispatcher::state::failed(const dispatch_table& t,
+                                                 const spool::claimed_delivery& d,
                                                  std::string error, std::mt19937_64& rng) const {
-  const auto it = opts.retry.find(d.handler);
-  const auto& policy = it != opts.retry.end() ? it->second : opts.default_retry;
+  const auto it = t.retry.find(d.handler);
+  const auto& policy = it != t.retry.end() ? it->second : opts.default_retry;
   // The policy counts attempts since the last replay, so a replayed delivery gets a full schedule.
   if (exhausted(policy, d.round_attempt)) return spool::outcome::dead(std::move(error));
   return spool::outcome::retry(now() + next_delay(policy, d.round_attempt, rng), std::move(error));
 }
 
-void durable_dispatcher::state::run_one(const spool::claimed_delivery& d,
+void durable_dispatcher::state::run_one(const dispatch_table& t, const spool::claimed_delivery& d,
                                         std::mt19937_64& rng) noexcept {
   spool::outcome o;
+  const auto started = steady::now();
+  const auto& configured = t.handlers;
   try {
-    const auto h = handlers.find(d.handler);
-    if (h == handlers.end() || !h->second) {
+    const auto h = configured.find(d.handler);
+    if (h == configured.end() || !h->second) {
       // The config changed between runs. Dead, not left pending: visible and replayable.
       o = spool::outcome::dead("handler " + d.handler + " is not configured");
       spdlog::error("dispatch: event {} from {}: handler {} is not configured; delivery is dead",
@@ -129,7 +143,7 @@ void durable_dispatcher::state::run_one(const spool::claimed_delivery& d,
           spdlog::debug("dispatch: {} delivered event {} ({} from {}), attempt {}", d.handler,
                         d.event_id, d.type, d.endpoint, d.attempt);
         } else {
-          o = failed(d, r.error, rng);
+          o = failed(t, d, r.error, rng);
         }
       }
     }
@@ -138,7 +152,7 @@ void durable_dispatcher::state::run_one(const spool::claimed_delivery& d,
     count(&dispatch_counters::exceptions);
     spdlog::error("dispatch: {} on event {}: internal error: {}", d.handler, d.event_id, e.what());
     try {
-      o = failed(d, std::string("internal error: ") + e.what(), rng);
+      o = failed(t, d, std::string("internal error: ") + e.what(), rng);
     } catch (...) {
       o = spool::outcome::retry(now() + std::chrono::seconds(1), "internal error");
     }
@@ -152,17 +166,27 @@ void durable_dispatcher::state::run_one(const spool::claimed_delivery& d,
     std::lock_guard lock(mu);
     if (o.state == spool::delivery_state::done) {
       ++counters.delivered;
-    } else if (handlers.count(d.handler) != 0) {
+    } else if (configured.count(d.handler) != 0) {
       ++counters.failed;
     }
     if (o.state == spool::delivery_state::dead) ++counters.dead;
+  }
+  if (opts.on_attempt) {
+    const char* outcome = o.state == spool::delivery_state::done      ? "done"
+                          : o.state == spool::delivery_state::pending ? "retry"
+                                                                      : "dead";
+    try {
+      opts.on_attempt(d.handler, outcome,
+                      std::chrono::duration<double>(steady::now() - started).count());
+    } catch (...) {  // documented as must-not-throw
+    }
   }
   if (o.state == spool::delivery_state::pending) {
     const auto in = std::chrono::duration_cast<duration>(o.retry_at - now());
     spdlog::warn("dispatch: {} failed on event {} ({} from {}), attempt {}: {}; next attempt in {}",
                  d.handler, d.event_id, d.type, d.endpoint, d.attempt, o.error,
                  format_duration(std::max(in, duration::zero())));
-  } else if (o.state == spool::delivery_state::dead && handlers.count(d.handler) != 0) {
+  } else if (o.state == spool::delivery_state::dead && configured.count(d.handler) != 0) {
     spdlog::error(
         "dispatch: {} failed on event {} ({} from {}), attempt {}: {}; no attempt left, "
         "delivery is dead (hookd events replay {} -c CONFIG)",
@@ -226,16 +250,19 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
       if (stopping) break;
     }
     const auto claim_time = now();
+    // The handlers this claim is made for, and that the claimed delivery runs on.
+    const std::shared_ptr<const dispatch_table> t = table.load();
+    const auto& configured = t->handlers;
     std::optional<spool::claimed_delivery> claimed;
     bool claim_failed = false;
     try {
       std::lock_guard claim_lock(claim_mu);
       spool::claim_request req;
       req.limit = 1;
-      bool any_free = handlers.empty();
+      bool any_free = configured.empty();
       {
         std::lock_guard lock(mu);
-        for (const auto& [name, h] : handlers) {
+        for (const auto& [name, h] : configured) {
           const std::size_t slots = std::max(1U, h->concurrency());
           const auto it = in_flight.find(name);
           const std::size_t busy = it == in_flight.end() ? 0 : it->second;
@@ -284,7 +311,7 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
         finished(*claimed);
         break;
       }
-      run_one(*claimed, rng);
+      run_one(*t, *claimed, rng);
       continue;
     }
 
@@ -319,19 +346,10 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
 
 durable_dispatcher::durable_dispatcher(spool::store& spool, route_table routes,
                                        handler_map handlers, options opts)
-    : spool_(spool), routes_(std::move(routes)), state_(std::make_shared<state>()) {
-  for (const auto& name : routes_.handler_names()) {
-    const auto it = handlers.find(name);
-    if (it == handlers.end() || !it->second) {
-      throw std::invalid_argument("routes: unknown handler " + name);
-    }
-  }
-  for (const auto& [name, h] : handlers) {
-    if (!h) throw std::invalid_argument("handlers." + name + ": no handler");
-  }
+    : spool_(spool), state_(std::make_shared<state>()) {
   auto& s = *state_;
   s.spool = &spool;
-  s.handlers = std::move(handlers);
+  s.table = make_table(std::move(routes), std::move(handlers), opts.retry);
   s.opts = std::move(opts);
   s.opts.workers = std::max(1U, s.opts.workers);
   if (s.opts.max_idle <= duration::zero()) s.opts.max_idle = std::chrono::seconds(1);
@@ -344,6 +362,29 @@ durable_dispatcher::durable_dispatcher(spool::store& spool, route_table routes,
     // this object.
     workers_.emplace_back([st = state_, i] { st->worker(i); });
   }
+}
+
+std::shared_ptr<const dispatch_table> durable_dispatcher::make_table(
+    route_table routes, handler_map handlers, std::map<std::string, config::retry_policy> retry) {
+  for (const auto& name : routes.handler_names()) {
+    const auto it = handlers.find(name);
+    if (it == handlers.end() || !it->second) {
+      throw std::invalid_argument("routes: unknown handler " + name);
+    }
+  }
+  for (const auto& [name, h] : handlers) {
+    if (!h) throw std::invalid_argument("handlers." + name + ": no handler");
+  }
+  return std::make_shared<const dispatch_table>(
+      dispatch_table{std::move(routes), std::move(handlers), std::move(retry)});
+}
+
+void durable_dispatcher::reconfigure(route_table routes, handler_map handlers,
+                                     std::map<std::string, config::retry_policy> retry) {
+  auto t = make_table(std::move(routes), std::move(handlers), std::move(retry));
+  state_->table.store(std::move(t));
+  // Deliveries of a handler added by the reload may be due already.
+  state_->opts.wake->notify();
 }
 
 durable_dispatcher::options durable_dispatcher::options_from(const config::config& cfg,
@@ -374,7 +415,7 @@ void durable_dispatcher::submit(event ev, std::function<void(submit_status)> don
       ++s.counters.submitted;
     }
     // No route: still stored (dedup, audit), with no delivery.
-    auto record = spool::make_record(ev, routes_.match(ev));
+    auto record = spool::make_record(ev, s.table.load()->routes.match(ev));
     auto wake = s.opts.wake;
     spool_.append(std::move(record), [done = std::move(done), wake](spool::append_status st) {
       // The spool's on_commit hook normally wakes the workers; this covers a spool built
@@ -436,7 +477,7 @@ void durable_dispatcher::stop(duration grace) {
 }
 
 void durable_dispatcher::reopen() noexcept {
-  for (const auto& [name, h] : state_->handlers)
+  for (const auto& [name, h] : state_->table.load()->handlers)
     h->reopen();
 }
 

@@ -1,7 +1,12 @@
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <stdexcept>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
+#include <utility>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,10 +36,10 @@ std::string bound_address::to_string() const {
 namespace {
 
 /// "host:port" or "[v6]:port" -> host and port. An empty host means every IPv4 address.
-std::pair<std::string, std::string> split_host_port(const std::string& address) {
+std::pair<std::string, std::string> split_host_port(const char* key, const std::string& address) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos || colon + 1 == address.size()) {
-    throw std::runtime_error("server.listen: \"" + address + "\" is not host:port");
+    throw std::runtime_error(std::string(key) + ": \"" + address + "\" is not host:port");
   }
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -53,39 +58,63 @@ unsigned thread_count(unsigned configured) {
 
 struct server::impl {
   impl(const config::server_config& c, std::shared_ptr<endpoint_snapshot> endpoints,
-       dispatch::event_sink& sink)
+       dispatch::event_sink& sink, server_options o)
       : cfg(c),
+        opts(std::move(o)),
         threads(thread_count(c.threads)),
         ioc(static_cast<int>(threads)),
-        state(std::make_shared<detail::server_state>(c, std::move(endpoints), sink)),
+        state(
+            std::make_shared<detail::server_state>(c, std::move(endpoints), sink, opts.on_request)),
         signals(ioc, SIGINT, SIGTERM),
+        reload_signal(ioc),
         reopen_signal(ioc),
-        grace(ioc) {}
+        grace(ioc) {
+    if (!opts.admin_listen.empty()) {
+      if (!opts.admin) throw std::invalid_argument("admin.listen: no admin handler");
+      // Probes and scrapes: no body, small headers, few connections, the public timeouts.
+      config::server_config a = c;
+      a.listen = opts.admin_listen;
+      a.max_body = 0;
+      a.max_header = 8 << 10;
+      a.max_connections = admin_max_connections;
+      admin_state = std::make_shared<detail::server_state>(a, sink, opts.admin);
+    }
+  }
 
-  ~impl() { state->detach(); }
+  ~impl() {
+    state->detach();
+    if (admin_state) admin_state->detach();
+  }
 
-  void bind_all() {
+  /// More than a monitoring system needs; a flood of them cannot starve the public listeners.
+  static constexpr std::size_t admin_max_connections = 64;
+
+  void bind_all(const std::vector<std::string>& listen, const char* key,
+                const std::shared_ptr<detail::server_state>& to,
+                std::vector<bound_address>& bound) {
     tcp::resolver resolver(ioc);
-    for (const auto& address : cfg.listen) {
-      const auto [host, port] = split_host_port(address);
+    for (const auto& address : listen) {
+      const auto [host, port] = split_host_port(key, address);
       boost::system::error_code ec;
       const auto results =
           resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
       if (ec || results.empty()) {
-        throw std::runtime_error("server.listen: cannot resolve \"" + address +
+        throw std::runtime_error(std::string(key) + ": cannot resolve \"" + address +
                                  "\": " + (ec ? ec.message() : "no address"));
       }
       for (const auto& entry : results)
-        bind_one(address, entry.endpoint());
+        bind_one(key, address, entry.endpoint(), to, bound);
     }
   }
 
-  void bind_one(const std::string& address, const tcp::endpoint& where) {
+  void bind_one(const char* key, const std::string& address, const tcp::endpoint& where,
+                const std::shared_ptr<detail::server_state>& to,
+                std::vector<bound_address>& bound) {
     // The acceptor runs on its own strand; sessions get theirs when accepted.
     tcp::acceptor acceptor(net::make_strand(ioc));
     boost::system::error_code ec;
     const auto fail = [&](const char* what) {
-      throw std::runtime_error("server.listen: cannot " + std::string(what) + " \"" + address +
+      throw std::runtime_error(std::string(key) + ": cannot " + what + " \"" + address +
                                "\": " + ec.message());
     };
     acceptor.open(where.protocol(), ec);
@@ -96,10 +125,56 @@ struct server::impl {
     if (ec) fail("bind");
     acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec) fail("listen on");
+    add_listener(std::move(acceptor), to, bound);
+  }
+
+  /// Serves the listening sockets systemd passed (socket activation) instead of binding.
+  void adopt(std::vector<int>& fds) {
+    // Owned from here on, whatever happens below: each is closed by its acceptor, or here.
+    std::vector<int> owned;
+    owned.swap(fds);
+    const auto close_rest = [&owned] {
+      for (int& fd : owned) {
+        if (fd >= 0) ::close(std::exchange(fd, -1));
+      }
+    };
+    try {
+      for (int& slot : owned) {
+        const int fd = std::exchange(slot, -1);
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        std::string problem;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+          problem = std::strerror(errno);
+        } else if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+          problem = "not an IPv4 or IPv6 socket";
+        }
+        boost::system::error_code ec;
+        tcp::acceptor acceptor(net::make_strand(ioc));
+        if (problem.empty()) {
+          acceptor.assign(ss.ss_family == AF_INET ? tcp::v4() : tcp::v6(), fd, ec);
+          if (ec) problem = ec.message();
+        }
+        if (!problem.empty()) {
+          if (!acceptor.is_open()) ::close(fd);
+          throw std::runtime_error("inherited socket " + std::to_string(fd) +
+                                   " cannot serve HTTP: " + problem);
+        }
+        add_listener(std::move(acceptor), state, addresses);
+      }
+    } catch (...) {
+      close_rest();
+      throw;
+    }
+  }
+
+  void add_listener(tcp::acceptor acceptor, const std::shared_ptr<detail::server_state>& to,
+                    std::vector<bound_address>& bound) {
+    boost::system::error_code ec;
     const auto local = acceptor.local_endpoint(ec);
-    if (ec) fail("query");
-    addresses.push_back({local.address().to_string(), local.port()});
-    listeners.push_back(std::make_shared<detail::listener>(ioc, std::move(acceptor), state));
+    if (ec) throw std::runtime_error("listener: cannot query its address: " + ec.message());
+    bound.push_back({local.address().to_string(), local.port()});
+    listeners.push_back(std::make_shared<detail::listener>(ioc, std::move(acceptor), to));
   }
 
   void wait_signal() {
@@ -116,23 +191,36 @@ struct server::impl {
     });
   }
 
-  void wait_reopen() {
-    reopen_signal.async_wait([this](const boost::system::error_code& ec, int) {
+  /// Re-arms `set` for `fn` after every delivery of its signal.
+  void wait_for(net::signal_set& set, const char* name, const std::function<void()>& fn) {
+    set.async_wait([this, &set, name, &fn](const boost::system::error_code& ec, int) {
       if (ec) return;
-      spdlog::info("SIGUSR1: reopening handler outputs");
-      reopen();
-      wait_reopen();
+      spdlog::info("{}", name);
+      fn();
+      wait_for(set, name, fn);
     });
   }
 
   void begin_shutdown() {
     if (shutting_down.exchange(true)) return;
+    accepting = false;
+    if (opts.on_stopping) opts.on_stopping();
+    const std::size_t open = state->active() + (admin_state ? admin_state->active() : 0);
     spdlog::info("no longer accepting; waiting up to {} for {} open connection(s)",
-                 format_duration(cfg.shutdown_grace), state->active());
+                 format_duration(cfg.shutdown_grace), open);
     for (auto& l : listeners)
       l->stop();
-    // io_context::stop is thread-safe; it is called from whichever thread ends the last session.
-    auto live = state->begin_shutdown([this] { ioc.stop(); });
+    // io_context::stop is thread-safe; it is called from whichever thread ends the last session
+    // of the last server_state to drain.
+    auto drained = std::make_shared<std::atomic<int>>(admin_state ? 2 : 1);
+    auto on_drained = [this, drained] {
+      if (drained->fetch_sub(1) == 1) ioc.stop();
+    };
+    auto live = state->begin_shutdown(on_drained);
+    if (admin_state) {
+      auto admin_live = admin_state->begin_shutdown(on_drained);
+      live.insert(live.end(), admin_live.begin(), admin_live.end());
+    }
     for (auto& s : live)
       s->notify_shutdown();
     grace.expires_after(cfg.shutdown_grace);
@@ -159,23 +247,34 @@ struct server::impl {
   }
 
   const config::server_config cfg;
+  server_options opts;
   const unsigned threads;
   net::io_context ioc;
   std::shared_ptr<detail::server_state> state;
-  std::vector<std::shared_ptr<detail::listener>> listeners;
+  std::shared_ptr<detail::server_state> admin_state;         // null: no admin listener
+  std::vector<std::shared_ptr<detail::listener>> listeners;  // public and admin
   std::vector<bound_address> addresses;
+  std::vector<bound_address> admin_addresses;
   net::signal_set signals;
+  net::signal_set reload_signal;
   net::signal_set reopen_signal;
-  std::function<void()> reopen;
   net::steady_timer grace;
   std::atomic<bool> shutting_down{false};
+  std::atomic<bool> accepting{false};
 };
 
 server::server(const config::server_config& cfg, std::shared_ptr<endpoint_snapshot> endpoints,
-               dispatch::event_sink& sink)
-    : impl_(std::make_unique<impl>(cfg, std::move(endpoints), sink)) {
-  if (cfg.listen.empty()) throw std::runtime_error("server.listen: no address to listen on");
-  impl_->bind_all();
+               dispatch::event_sink& sink, server_options opts)
+    : impl_(std::make_unique<impl>(cfg, std::move(endpoints), sink, std::move(opts))) {
+  auto& m = *impl_;
+  if (!m.opts.inherited_fds.empty()) {
+    m.adopt(m.opts.inherited_fds);
+  } else {
+    if (cfg.listen.empty()) throw std::runtime_error("server.listen: no address to listen on");
+    m.bind_all(cfg.listen, "server.listen", m.state, m.addresses);
+  }
+  if (m.admin_state)
+    m.bind_all(m.opts.admin_listen, "admin.listen", m.admin_state, m.admin_addresses);
 }
 
 server::~server() = default;
@@ -184,28 +283,50 @@ const std::vector<bound_address>& server::addresses() const noexcept {
   return impl_->addresses;
 }
 
-void server::on_reopen(std::function<void()> reopen) {
-  impl_->reopen = std::move(reopen);
-  impl_->reopen_signal.add(SIGUSR1);
+const std::vector<bound_address>& server::admin_addresses() const noexcept {
+  return impl_->admin_addresses;
 }
 
 void server::run() {
-  impl_->wait_signal();
-  if (impl_->reopen) impl_->wait_reopen();
-  for (auto& l : impl_->listeners)
+  auto& m = *impl_;
+  m.wait_signal();
+  if (m.opts.on_reload) {
+    m.reload_signal.add(SIGHUP);
+    m.wait_for(m.reload_signal, "SIGHUP: reloading the config", m.opts.on_reload);
+  }
+  if (m.opts.on_reopen) {
+    m.reopen_signal.add(SIGUSR1);
+    m.wait_for(m.reopen_signal, "SIGUSR1: reopening handler outputs", m.opts.on_reopen);
+  }
+  for (auto& l : m.listeners)
     l->run();
+  // After the accepts above are queued: the first handler to run finds every listener serving.
+  net::post(m.ioc, [&m] {
+    if (m.shutting_down.load()) return;
+    m.accepting = true;
+    if (m.opts.on_ready) m.opts.on_ready();
+  });
   std::vector<std::thread> extra;
-  extra.reserve(impl_->threads - 1);
-  for (unsigned i = 1; i < impl_->threads; ++i)
-    extra.emplace_back([this] { impl_->run_loop(); });
-  impl_->run_loop();
+  extra.reserve(m.threads - 1);
+  for (unsigned i = 1; i < m.threads; ++i)
+    extra.emplace_back([&m] { m.run_loop(); });
+  m.run_loop();
   for (auto& t : extra)
     t.join();
 }
 
 void server::shutdown() {
   impl_->state->mark_stopping();
+  if (impl_->admin_state) impl_->admin_state->mark_stopping();
   net::post(impl_->ioc, [i = impl_.get()] { i->begin_shutdown(); });
+}
+
+void server::post(std::function<void()> fn) {
+  net::post(impl_->ioc, std::move(fn));
+}
+
+bool server::accepting() const noexcept {
+  return impl_->accepting.load();
 }
 
 }  // namespace hookd::http

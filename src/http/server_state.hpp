@@ -22,13 +22,27 @@ class session;
 /// Thread-safety: every member function may be called from any thread.
 class server_state {
  public:
+  /// The public listeners' state: requests go to decide() and `sink`.
   server_state(const config::server_config& cfg, std::shared_ptr<endpoint_snapshot> endpoints,
-               dispatch::event_sink& sink)
-      : config_(cfg), endpoints_(std::move(endpoints)), sink_(sink) {}
+               dispatch::event_sink& sink,
+               std::function<void(const request_record&)> on_request = {})
+      : config_(cfg),
+        endpoints_(std::move(endpoints)),
+        sink_(sink),
+        on_request_(std::move(on_request)) {}
+  /// The admin listeners' state: every request goes to `admin`.
+  server_state(const config::server_config& cfg, dispatch::event_sink& sink, admin_handler admin)
+      : config_(cfg), sink_(sink), admin_(std::move(admin)) {}
 
   const config::server_config& config() const noexcept { return config_; }
   std::shared_ptr<const providers::endpoint_table> endpoints() const noexcept {
-    return endpoints_->get();
+    return endpoints_ ? endpoints_->get() : nullptr;
+  }
+  /// Set on the admin listeners' state only.
+  const admin_handler& admin() const noexcept { return admin_; }
+  /// After every answer (may be empty).
+  const std::function<void(const request_record&)>& on_request() const noexcept {
+    return on_request_;
   }
   dispatch::event_sink& sink() const noexcept { return sink_; }
   bool stopping() const noexcept { return stopping_.load(); }
@@ -61,6 +75,8 @@ class server_state {
   const config::server_config config_;
   const std::shared_ptr<endpoint_snapshot> endpoints_;
   dispatch::event_sink& sink_;
+  const admin_handler admin_;
+  const std::function<void(const request_record&)> on_request_;
   std::atomic<bool> stopping_{false};
 
   mutable std::mutex mutex_;

@@ -12,6 +12,7 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <hookd/core/log_fields.hpp>
 #include <hookd/http/framing.hpp>
 #include <hookd/http/router.hpp>
 
@@ -198,6 +199,10 @@ void session::handle_request() {
     const beast_headers headers(req.base());
     const inbound_request in{req.method_string(), req.target(), headers, req.body(),
                              std::chrono::system_clock::now()};
+    if (const auto& admin = state_->admin()) {
+      route_ = "admin";
+      return do_write(admin(in));
+    }
     auto d = decide(in, endpoints_.get());
     route_ = d.route;
     endpoint_ = std::move(d.endpoint);
@@ -244,7 +249,8 @@ void session::do_write(answer a) {
   response_.version(version == 10 ? 10 : 11);
   response_.result(a.status);
   response_.set(bhttp::field::server, "hookd");
-  response_.set(bhttp::field::content_type, "application/json");
+  response_.set(bhttp::field::content_type,
+                a.content_type.empty() ? std::string_view("application/json") : a.content_type);
   for (auto& [name, value] : a.headers)
     response_.set(name, value);
   response_.body() = std::move(a.body);
@@ -296,16 +302,30 @@ void session::do_close() {
 
 void session::log_request(const answer& a) const {
   // Never the target (its query may hold a token), a header, or the body.
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - started_)
-                      .count();
-  const auto level = route_ == "healthz" ? spdlog::level::debug : spdlog::level::info;
+  const auto elapsed = std::chrono::steady_clock::now() - started_;
+  const double ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  if (const auto& observe = state_->on_request()) {
+    observe(request_record{route_, endpoint_, a.status, a.reason,
+                           std::chrono::duration<double>(elapsed).count()});
+  }
+  // Probes (health checks, scrapes) would drown the request log at info.
+  const auto level =
+      route_ == "healthz" || route_ == "admin" ? spdlog::level::debug : spdlog::level::info;
   const std::string_view method = parser_ && parser_->is_header_done()
                                       ? std::string_view(parser_->get().method_string())
                                       : std::string_view{"-"};
-  spdlog::log(level, "request {} {} endpoint={} status={} reason={} id={} ms={} peer={}", method,
-              route_, endpoint_.empty() ? "-" : endpoint_, a.status, a.reason,
-              event_id_.empty() ? "-" : event_id_, ms, peer_);
+  if (!spdlog::should_log(level)) return;
+  spdlog::log(level, "{}",
+              log_fields("request")
+                  .str("method", method)
+                  .str("route", route_)
+                  .str("endpoint", endpoint_.empty() ? "-" : endpoint_)
+                  .num("status", a.status)
+                  .str("reason", a.reason)
+                  .str("id", event_id_.empty() ? "-" : event_id_)
+                  .num("ms", ms)
+                  .str("peer", peer_)
+                  .text());
 }
 
 }  // namespace hookd::http::detail

@@ -259,4 +259,40 @@ purge_result store::impl::maintain_impl() {
   return out;
 }
 
+backlog_info store::backlog() {
+  auto& m = *impl_;
+  std::lock_guard lk(m.read_mu);
+  auto& c = m.read;
+  // One read transaction: both answers describe the same moment.
+  sqlite::transaction tx(c, "BEGIN");
+  if (tx.begin_rc() != SQLITE_OK) fail(c, tx.begin_rc(), "backlog");
+  backlog_info out;
+  {
+    // deliveries_by_state(state, handler): reads only the pending and dead rows, never the done
+    // ones, which are most of a spool.
+    sqlite::statement_use s(&must(c,
+                                  "SELECT state, handler, COUNT(*) FROM deliveries "
+                                  "WHERE state IN ('pending', 'dead') GROUP BY state, handler",
+                                  "backlog"));
+    for (;;) {
+      const int rc = s->step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) fail(c, rc, "backlog");
+      auto& into = s->text(0) == "pending" ? out.pending : out.dead;
+      into[s->text(1)] = static_cast<std::size_t>(s->int64(2));
+    }
+  }
+  sqlite::statement_use s(&must(c,
+                                "SELECT received_at FROM events WHERE seq = "
+                                "(SELECT MIN(event_seq) FROM deliveries WHERE state = 'pending')",
+                                "backlog"));
+  const int rc = s->step();
+  if (rc == SQLITE_ROW && !s->is_null(0)) {
+    out.oldest_pending = from_ms(s->int64(0));
+  } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    fail(c, rc, "backlog");
+  }
+  return out;
+}
+
 }  // namespace hookd::spool

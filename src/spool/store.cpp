@@ -356,6 +356,51 @@ void store::append(record r, std::function<void(append_status)> done) noexcept {
   }
 }
 
+bool store::ping(std::function<void()> fn) noexcept {
+  auto& m = *impl_;
+  try {
+    std::lock_guard lk(m.queue_mu);
+    if (m.stopping || !m.writer_thread.joinable()) return false;
+    m.pings.push_back(std::move(fn));
+  } catch (...) {  // bad_alloc: no ping this time; the watchdog tries again
+    return false;
+  }
+  m.queue_cv.notify_one();
+  return true;
+}
+
+bool store::writable() const noexcept {
+  return impl_->commit_ok.load() && impl_->probe_ok.load();
+}
+
+bool store::probe() noexcept {
+  auto& m = *impl_;
+  bool ok = false;
+  try {
+    // A block's worth: a full filesystem refuses it (ENOSPC), a read-only one refuses the file
+    // (EROFS, EACCES). Not fsynced: the question is whether space is there, not durability.
+    const std::string path = m.opts.path.string() + "-probe";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      const std::string block(4096, '\0');
+      ok = ::write(fd, block.data(), block.size()) == static_cast<ssize_t>(block.size());
+      ::close(fd);
+      ::unlink(path.c_str());
+    }
+  } catch (...) {
+    ok = false;
+  }
+  if (ok != m.probe_ok.exchange(ok)) {
+    if (ok) {
+      spdlog::info("spool {}: its directory takes writes again", m.opts.path.string());
+    } else {
+      spdlog::error("spool {}: its directory does not take writes (full or read-only?)",
+                    m.opts.path.string());
+    }
+  }
+  return ok;
+}
+
 writer_stats store::stats_writer() const {
   writer_stats s;
   {
@@ -385,7 +430,21 @@ void store::impl::writer_loop() {
   std::vector<queued_append> batch;
   std::unique_lock lk(queue_mu);
   for (;;) {
-    queue_cv.wait_until(lk, next_maintenance, [&] { return stopping || !queue.empty(); });
+    queue_cv.wait_until(lk, next_maintenance,
+                        [&] { return stopping || !queue.empty() || !pings.empty(); });
+    if (!pings.empty()) {
+      // Everything queued before these pings is taken below, in this iteration or an earlier one.
+      std::vector<std::function<void()>> run;
+      run.swap(pings);
+      lk.unlock();
+      for (auto& fn : run) {
+        try {
+          fn();
+        } catch (...) {  // documented as must-not-throw; keep the writer alive regardless
+        }
+      }
+      lk.lock();
+    }
     if (!queue.empty()) {
       const std::size_t n = std::min(queue.size(), opts.max_batch);
       batch.clear();
@@ -512,6 +571,13 @@ void store::impl::commit_batch(std::vector<queued_append>& batch) {
     wstats.recent.push_back(batch_info{batch.size(), elapsed, committed});
   }
 
+  commit_ok = committed;
+  if (opts.on_batch) {
+    try {
+      opts.on_batch(batch_info{batch.size(), elapsed, committed});
+    } catch (...) {  // documented as must-not-throw
+    }
+  }
   if (!committed) {
     if (!failing) {
       spdlog::error("spool {}: cannot commit ({}): answering unavailable until it can",

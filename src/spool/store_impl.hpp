@@ -6,8 +6,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <hookd/spool/spool.hpp>
 #include <hookd/spool/sqlite.hpp>
@@ -60,8 +62,11 @@ struct store::impl {
   std::uint64_t applied_max_size = ~std::uint64_t{0};
   std::int64_t default_max_pages = 0;
   std::int64_t page_size = 4096;
-  bool failing = false;     ///< the last batch failed (log transitions only)
-  std::string batch_error;  ///< SQLite's message for the current batch's failure
+  std::vector<std::function<void()>> pings;  ///< run by the writer after its next look
+  std::atomic<bool> commit_ok{true};         ///< no batch failed since the last that committed
+  std::atomic<bool> probe_ok{true};          ///< the last probe() could write
+  bool failing = false;                      ///< the last batch failed (log transitions only)
+  std::string batch_error;                   ///< SQLite's message for the current batch's failure
 
   mutable std::mutex stats_mu;
   writer_stats wstats;

@@ -32,9 +32,10 @@ constexpr const char* handlers_ok = "handlers:\n  audit: {type: log}\n";
 }  // namespace
 
 TEST_CASE("invalid: unknown top-level key", "[config][invalid]") {
-  CHECK_THAT(only_problem("servr:\n  threads: 1\n"),
-             StartsWith("hookd.yaml: servr: unknown key (did you mean `server`?); expected one of: "
-                        "dispatch, endpoints, handlers, log, providers, routes, server, spool"));
+  CHECK_THAT(
+      only_problem("servr:\n  threads: 1\n"),
+      StartsWith("hookd.yaml: servr: unknown key (did you mean `server`?); expected one of: "
+                 "admin, dispatch, endpoints, handlers, log, providers, routes, server, spool"));
 }
 
 TEST_CASE("invalid: unknown nested key", "[config][invalid]") {
@@ -104,6 +105,16 @@ TEST_CASE("invalid: bad listen address", "[config][invalid]") {
              StartsWith("hookd.yaml: server.listen: port \"http\" is not a number"));
   CHECK(only_problem("server:\n  listen: [\"127.0.0.1:80\", \"127.0.0.1:80\"]\n") ==
         "hookd.yaml: server.listen[1]: \"127.0.0.1:80\" is listed twice");
+}
+
+TEST_CASE("invalid: admin section", "[config][invalid]") {
+  CHECK_THAT(only_problem("admin:\n  listen: \"localhost\"\n"),
+             StartsWith("hookd.yaml: admin.listen: \"localhost\" is not host:port"));
+  CHECK_THAT(only_problem("admin:\n  listen: [\"127.0.0.1:9090\", \"127.0.0.1:9090\"]\n"),
+             StartsWith("hookd.yaml: admin.listen[1]: \"127.0.0.1:9090\" is listed twice"));
+  CHECK_THAT(only_problem("admin:\n  port: 9090\n"),
+             StartsWith("hookd.yaml: admin.port: unknown key"));
+  CHECK_THAT(only_problem("admin: 9090\n"), StartsWith("hookd.yaml: admin: expected a mapping"));
 }
 
 TEST_CASE("invalid: log level and format", "[config][invalid]") {

@@ -174,6 +174,7 @@ TEST_CASE("the example config spells out exactly the defaults", "[config]") {
   CHECK(example.spool.max_backlog == defaults.spool.max_backlog);
   CHECK(example.log.level == defaults.log.level);
   CHECK(example.log.format == defaults.log.format);
+  CHECK(example.admin.listen == defaults.admin.listen);
   const retry_policy default_retry;
   const auto& retry = handler(example, "audit").retry;
   CHECK(retry.attempts == default_retry.attempts);
@@ -200,6 +201,7 @@ TEST_CASE("an empty config gives every default", "[config]") {
     CHECK(cfg.spool.max_backlog == 10000);
     CHECK(cfg.log.level == "info");
     CHECK(cfg.log.format == "text");
+    CHECK(cfg.admin.listen == std::vector<std::string>{"127.0.0.1:9090"});
     CHECK(cfg.endpoints.empty());
     CHECK(cfg.handlers.empty());
     CHECK(cfg.routes.empty());
@@ -556,4 +558,19 @@ TEST_CASE("the example's commented-out provider is valid once uncommented", "[co
   const config cfg = load_text(out, "uncommented.yaml");
   CHECK(cfg.providers.count("github") == 1);
   CHECK(std::get<hmac_scheme>(cfg.providers.at("github").verify).prefix == "sha256=");
+}
+
+TEST_CASE("admin.listen: an address, a list, or unset (off)", "[config]") {
+  CHECK(load_text("admin: {listen: \"127.0.0.1:0\"}\n", "hookd.yaml").admin.listen ==
+        std::vector<std::string>{"127.0.0.1:0"});
+  CHECK(load_text("admin:\n  listen: [\"127.0.0.1:9090\", \"[::1]:9090\"]\n", "hookd.yaml")
+            .admin.listen == std::vector<std::string>{"127.0.0.1:9090", "[::1]:9090"});
+  // A section with nothing under it keeps the default.
+  CHECK(load_text("admin:\n", "hookd.yaml").admin.listen ==
+        std::vector<std::string>{"127.0.0.1:9090"});
+  for (const char* off : {"admin:\n  listen:\n", "admin: {listen: ~}\n", "admin: {listen: \"\"}\n",
+                          "admin: {listen: []}\n", R"({"admin": {"listen": null}})"}) {
+    INFO(off);
+    CHECK(load_text(off, "hookd.yaml").admin.listen.empty());
+  }
 }

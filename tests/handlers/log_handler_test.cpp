@@ -32,5 +32,5 @@ TEST_CASE("log handler escapes control characters so an event stays one line", "
   REQUIRE(h->deliver(delivery{ev, "{}", 1}).ok);
   CHECK(log.text() ==
         "info|event endpoint=altoviz type=customer.created id=1233 "
-        "subject=370\\ninfo|event endpoint=forged handler=console attempt=1\n");
+        "subject=\"370\\\\x0ainfo|event endpoint=forged\" handler=console attempt=1\n");
 }

@@ -42,6 +42,8 @@ server:
   listen: "$1"
   threads: 2
   shutdown_grace: 5s
+admin:
+  listen:   # off: restarts must not race for a port
 spool:
   path: $work/spool.db
 dispatch:

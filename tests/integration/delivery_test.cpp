@@ -19,15 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
 std::vector<std::string> lines_of(const std::filesystem::path& file) {
   std::vector<std::string> out;
   std::istringstream in(hookd::test::read_file(file));
@@ -50,6 +41,7 @@ void write_script(const std::filesystem::path& path, const std::string& body) {
 std::string config_with_exec(const hookd::test::temp_dir& dir) {
   std::ostringstream out;
   out << "server:\n  listen: \"127.0.0.1:0\"\n  threads: 2\n"
+      << "admin:\n  listen: \"127.0.0.1:0\"\n"
       << "spool:\n  path: \"" << (dir / "var/hookd.db").string() << "\"\n"
       << "log:\n  level: debug\n"
       << "endpoints:\n  altoviz: {provider: altoviz, secret: \"" << hookd::it::altoviz_secret
@@ -97,8 +89,8 @@ TEST_CASE("a failing exec handler goes dead, is listed, and replays once fixed",
   CHECK(answer.find("\"duplicate\"") != std::string::npos);
 
   // Three attempts (100ms, then 200ms apart at most), then dead.
-  REQUIRE(eventually([&] { return lines_of(attempts).size() == 3; }));
-  REQUIRE(eventually([&] {
+  REQUIRE(hookd::it::eventually([&] { return lines_of(attempts).size() == 3; }));
+  REQUIRE(hookd::it::eventually([&] {
     const auto r = events(config, {"list", "--state", "dead", "--json"});
     return r.exit_code == 0 && hookd::json::parse(r.out).size() == 1;
   }));
@@ -118,9 +110,9 @@ TEST_CASE("a failing exec handler goes dead, is listed, and replays once fixed",
   const auto replayed = events(config, {"replay", "--dead"});
   CHECK(replayed.exit_code == 0);
   CHECK(replayed.out == "1 delivery made due\n");
-  REQUIRE(eventually([&] { return lines_of(attempts).size() == 4; }));
+  REQUIRE(hookd::it::eventually([&] { return lines_of(attempts).size() == 4; }));
   CHECK(lines_of(attempts).back() == "it-1 4 ok");
-  REQUIRE(eventually([&] {
+  REQUIRE(hookd::it::eventually([&] {
     const auto r = events(config, {"stats", "--json"});
     if (r.exit_code != 0) return false;
     const auto j = hookd::json::parse(r.out);

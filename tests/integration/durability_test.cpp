@@ -26,21 +26,13 @@
 #include <sqlite3.h>
 
 #include "fixture.hpp"
+#include "tmpfs_mount.hpp"
 
 using namespace std::chrono_literals;
 using namespace hookd;
 using namespace hookd::it;
 
 namespace {
-
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
 
 /// How many times each event id appears in the file handler's output.
 std::map<std::string, int> delivered_ids(const std::filesystem::path& file) {
@@ -85,58 +77,6 @@ std::optional<json> stats_total(const std::filesystem::path& config) {
   if (!j.is_object() || !j.contains("total")) return std::nullopt;
   return j["total"];
 }
-
-void stop(test::hookd_process& h) {
-  h.process().signal(SIGTERM);
-  const auto code = h.process().wait_exit(30s);
-  REQUIRE(code);
-  CHECK(*code == 0);
-}
-
-/// A tmpfs mounted for one test, lazily unmounted (MNT_DETACH) on destruction so a failing test
-/// leaves no mount behind. Movable, not copyable.
-class tmpfs_mount {
- public:
-  /// Mounts a tmpfs of `size` at `dir` (created if missing); nullopt with `why` when the mount
-  /// is not permitted here (not root, no CAP_SYS_ADMIN in a container).
-  static std::optional<tmpfs_mount> make(const std::filesystem::path& dir, const std::string& size,
-                                         bool read_only, std::string& why) {
-    std::filesystem::create_directories(dir);
-    const std::string data = "size=" + size + ",mode=0755";
-    unsigned long flags = MS_NOSUID | MS_NODEV;
-    if (read_only) flags |= MS_RDONLY;
-    if (::mount("tmpfs", dir.c_str(), "tmpfs", flags, data.c_str()) != 0) {
-      why = "mount -t tmpfs " + dir.string() + ": " + std::strerror(errno);
-      return std::nullopt;
-    }
-    return tmpfs_mount(dir);
-  }
-
-  ~tmpfs_mount() {
-    if (!dir_.empty()) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  tmpfs_mount(tmpfs_mount&& other) noexcept : dir_(std::move(other.dir_)) { other.dir_.clear(); }
-  tmpfs_mount& operator=(tmpfs_mount&& other) noexcept {
-    if (this != &other) {
-      if (!dir_.empty()) ::umount2(dir_.c_str(), MNT_DETACH);
-      dir_ = std::move(other.dir_);
-      other.dir_.clear();
-    }
-    return *this;
-  }
-  tmpfs_mount(const tmpfs_mount&) = delete;
-  tmpfs_mount& operator=(const tmpfs_mount&) = delete;
-
-  /// Remounts read-only; false (errno set) on failure.
-  bool remount_read_only() const {
-    return ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                   nullptr) == 0;
-  }
-
- private:
-  explicit tmpfs_mount(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  std::filesystem::path dir_;
-};
 
 /// A SQLite connection of the test's own (never hookd's code), closed on destruction.
 class test_db {
@@ -256,7 +196,7 @@ TEST_CASE("a duplicate POST is answered duplicate and the handler runs once", "[
     // A short settle: a second delivery, were one created, would show by now.
     std::this_thread::sleep_for(500ms);
     CHECK(delivered_once_and_settled());
-    stop(h);
+    stop_cleanly(h);
   }
 
   // The dedup key is on disk: a restarted hookd on the same spool still knows the event.
@@ -268,7 +208,7 @@ TEST_CASE("a duplicate POST is answered duplicate and the handler runs once", "[
     CHECK(json::parse(r->body) == json{{"status", "duplicate"}, {"id", id}});
     std::this_thread::sleep_for(500ms);
     CHECK(delivered_once_and_settled());
-    stop(h);
+    stop_cleanly(h);
   }
   CHECK(delivered_ids(events) == std::map<std::string, int>{{id, 1}});
 }
@@ -276,7 +216,7 @@ TEST_CASE("a duplicate POST is answered duplicate and the handler runs once", "[
 TEST_CASE("the spool on a full filesystem answers 503 and recovers", "[durability]") {
   test::temp_dir dir;
   std::string why;
-  auto mnt = tmpfs_mount::make(dir / "small", "4m", false, why);
+  auto mnt = test::tmpfs_mount::make(dir / "small", "4m", false, why);
   if (!mnt) {
     WARN("not run: " << why << " (needs root or CAP_SYS_ADMIN)");
     return;
@@ -355,7 +295,7 @@ TEST_CASE("the spool on a full filesystem answers 503 and recovers", "[durabilit
       const auto total = stats_total(config);
       return total && (*total)["pending"] == 0;
     }));
-    stop(h);
+    stop_cleanly(h);
   }
 
   const auto got = delivered_ids(events);
@@ -373,12 +313,12 @@ TEST_CASE("the spool on a full filesystem answers 503 and recovers", "[durabilit
 TEST_CASE("the spool in a read-only directory stops hookd at start", "[durability]") {
   test::temp_dir dir;
   const auto ro = dir / "ro";
-  std::optional<tmpfs_mount> mnt;
+  std::optional<test::tmpfs_mount> mnt;
   std::string why;
   bool chmodded = false;
   if (::geteuid() == 0) {
     // Root writes through any mode bits: only a read-only filesystem stops it.
-    mnt = tmpfs_mount::make(ro, "1m", true, why);
+    mnt = test::tmpfs_mount::make(ro, "1m", true, why);
     if (!mnt) {
       WARN("not run: " << why);
       return;
@@ -407,7 +347,7 @@ TEST_CASE("the spool in a read-only directory stops hookd at start", "[durabilit
   SECTION("an existing spool on a filesystem remounted read-only") {
     if (!mnt) return;  // not root: covered by the sections above
     mnt.reset();
-    auto rw = tmpfs_mount::make(ro, "1m", false, why);
+    auto rw = test::tmpfs_mount::make(ro, "1m", false, why);
     REQUIRE(rw);
     const auto spool = ro / "hookd.db";
     const auto config = dir.write("hookd.yaml", config_text(dir, spool));
@@ -416,7 +356,7 @@ TEST_CASE("the spool in a read-only directory stops hookd at start", "[durabilit
       const auto r = post_event(h.port(), "ro-1");
       REQUIRE(r);
       CHECK(r->status == 200);
-      stop(h);
+      stop_cleanly(h);
     }
     REQUIRE(rw->remount_read_only());
     expect_refused(spool);
@@ -508,5 +448,5 @@ TEST_CASE("a full spool backlog answers 503", "[durability]") {
     CHECK(json::parse(r->body) == json{{"status", "accepted"}, {"id", id}});
   }
   REQUIRE(eventually([&] { return delivered_ids(events).size() == burst + 1; }));
-  stop(h);
+  stop_cleanly(h);
 }

@@ -1,8 +1,13 @@
 #pragma once
 
+#include <csignal>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
 
 #include <hookd/core/json.hpp>
 
@@ -43,6 +48,8 @@ inline std::string make_config(const test::temp_dir& dir, const server_settings&
       << "  idle_timeout: " << s.idle_timeout << "\n"
       << "  shutdown_grace: " << s.shutdown_grace << "\n"
       << "  max_connections: " << s.max_connections << "\n"
+      << "admin:\n"
+      << "  listen: \"127.0.0.1:0\"\n"
       << "spool:\n"
       << "  path: \"" << (dir / "hookd.db").string() << "\"\n"
       << "log:\n"
@@ -74,6 +81,24 @@ struct running_hookd {
   std::filesystem::path events;
   test::hookd_process hookd;
 };
+
+/// Polls `cond` until it holds or `timeout` passes; its last value.
+inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return cond();
+}
+
+/// SIGTERM, then hookd must exit 0 (a graceful stop) within 30 s.
+inline void stop_cleanly(test::hookd_process& h) {
+  h.process().signal(SIGTERM);
+  const auto code = h.process().wait_exit(30s);
+  REQUIRE(code);
+  CHECK(*code == 0);
+}
 
 /// A POST with a JSON body and the given headers.
 inline std::string post(const std::string& target, const std::string& body,

@@ -1,11 +1,13 @@
 #include "process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <sys/wait.h>
 #include <system_error>
 #include <thread>
@@ -33,7 +35,8 @@ class spawn_actions {
 };
 
 pid_t spawn(const std::filesystem::path& program, const std::vector<std::string>& args,
-            const std::filesystem::path& out, const std::filesystem::path& err) {
+            const std::filesystem::path& out, const std::filesystem::path& err,
+            const spawn_options& options = {}) {
   spawn_actions actions;
   posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(actions.get(), 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
@@ -44,17 +47,46 @@ pid_t spawn(const std::filesystem::path& program, const std::vector<std::string>
     posix_spawn_file_actions_addopen(actions.get(), 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0644);
   }
-  std::vector<std::string> argv_storage{program.string()};
+  std::vector<std::string> argv_storage;
+  std::string path = program.string();
+  int high_fd = -1;
+  if (options.listen_fd >= 0) {
+    // Above 3 first, so the dup2 to 3 is always a real one (which clears FD_CLOEXEC there).
+    high_fd = ::fcntl(options.listen_fd, F_DUPFD_CLOEXEC, 10);
+    if (high_fd < 0) throw std::system_error(errno, std::generic_category(), "fcntl");
+    posix_spawn_file_actions_adddup2(actions.get(), high_fd, 3);
+    // $$ is the shell's pid, which exec keeps: the program's own pid, as LISTEN_PID must be.
+    argv_storage = {"/bin/sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"", path};
+    path = "/bin/sh";
+  } else {
+    argv_storage = {path};
+  }
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_storage)
     argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // The test's environment, with the options' variables set over it.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('='));
+    const bool replaced = std::any_of(options.env.begin(), options.env.end(),
+                                      [&](const auto& kv) { return kv.first == name; });
+    if (!replaced) env_storage.emplace_back(entry);
+  }
+  for (const auto& [name, value] : options.env)
+    env_storage.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& e : env_storage)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, program.c_str(), actions.get(), nullptr, argv.data(), environ);
-  if (rc != 0)
-    throw std::system_error(rc, std::generic_category(), "posix_spawn " + program.string());
+  const int rc = posix_spawn(&pid, path.c_str(), actions.get(), nullptr, argv.data(), envp.data());
+  if (high_fd >= 0) ::close(high_fd);
+  if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn " + path);
   return pid;
 }
 
@@ -68,9 +100,9 @@ int decode_status(int status) {
 
 child_process::child_process(const std::filesystem::path& program,
                              const std::vector<std::string>& args,
-                             const std::filesystem::path& log_file)
+                             const std::filesystem::path& log_file, const spawn_options& options)
     : log_file_(log_file) {
-  pid_ = spawn(program, args, log_file, log_file);
+  pid_ = spawn(program, args, log_file, log_file, options);
 }
 
 child_process::~child_process() {
@@ -128,14 +160,24 @@ std::optional<std::string> child_process::wait_for_line(const std::string& text,
 
 hookd_process::hookd_process(const std::filesystem::path& binary,
                              const std::filesystem::path& config,
-                             const std::filesystem::path& log_file)
-    : child_(binary, {"run", "--config", config.string()}, log_file) {
-  const auto line = child_.wait_for_line("listening on 127.0.0.1:", 20s);
-  if (!line) {
-    throw std::runtime_error("hookd did not start listening; its log:\n" + child_.log());
+                             const std::filesystem::path& log_file, const spawn_options& options)
+    : child_(binary, {"run", "--config", config.string()}, log_file, options) {
+  // Logged once every listener accepts, after the lines naming them.
+  if (!child_.wait_for_line("ready: accepting requests", 20s)) {
+    throw std::runtime_error("hookd did not become ready; its log:\n" + child_.log());
   }
-  const auto colon = line->rfind(':');
-  port_ = static_cast<std::uint16_t>(std::stoul(line->substr(colon + 1)));
+  std::istringstream lines(child_.log());
+  const std::string listening = "listening on 127.0.0.1:";
+  const std::string admin = "admin listener on 127.0.0.1:";
+  for (std::string l; std::getline(lines, l);) {
+    if (const auto at = l.find(listening); at != std::string::npos && port_ == 0) {
+      port_ = static_cast<std::uint16_t>(std::stoul(l.substr(at + listening.size())));
+    }
+    if (const auto at = l.find(admin); at != std::string::npos && admin_port_ == 0) {
+      admin_port_ = static_cast<std::uint16_t>(std::stoul(l.substr(at + admin.size())));
+    }
+  }
+  if (port_ == 0) throw std::runtime_error("hookd listens on no 127.0.0.1 port:\n" + child_.log());
 }
 
 command_result run_command(const std::filesystem::path& program,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace hookd::test {
@@ -17,6 +18,16 @@ struct command_result {
   int exit_code = -1;  ///< the exit status, or 128 + signal when killed by one
   std::string out;
   std::string err;
+};
+
+/// How a child is started beyond its program and arguments.
+struct spawn_options {
+  /// Variables set in the child's environment (over the test's own).
+  std::vector<std::pair<std::string, std::string>> env;
+  /// A listening socket passed as descriptor 3 with LISTEN_FDS=1 and LISTEN_PID=<the child's pid>,
+  /// as systemd's socket activation does (a `sh -c 'LISTEN_PID=$$ exec ...'` step knows the pid).
+  /// The caller keeps its own descriptor.
+  int listen_fd = -1;
 };
 
 /// Runs `program args...` to completion (killed after `timeout`), stdout and stderr captured
@@ -32,7 +43,7 @@ command_result run_command(const std::filesystem::path& program,
 class child_process {
  public:
   child_process(const std::filesystem::path& program, const std::vector<std::string>& args,
-                const std::filesystem::path& log_file);
+                const std::filesystem::path& log_file, const spawn_options& options = {});
   ~child_process();
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
@@ -64,15 +75,18 @@ class child_process {
 class hookd_process {
  public:
   hookd_process(const std::filesystem::path& binary, const std::filesystem::path& config,
-                const std::filesystem::path& log_file);
+                const std::filesystem::path& log_file, const spawn_options& options = {});
 
   std::uint16_t port() const noexcept { return port_; }
+  /// The admin listener's port ("admin listener on 127.0.0.1:PORT"), 0 when it has none.
+  std::uint16_t admin_port() const noexcept { return admin_port_; }
   child_process& process() noexcept { return child_; }
   std::string log() const { return child_.log(); }
 
  private:
   child_process child_;
   std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
 };
 
 /// Polls `file` until it holds at least `lines` lines (or `timeout` passes); returns its lines.

@@ -14,6 +14,7 @@
 
 #include <hookd/systemd/notify.hpp>
 
+#include "notify_socket.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -29,36 +30,13 @@ struct fd_guard {
   fd_guard& operator=(const fd_guard&) = delete;
 };
 
-/// The service manager's side: an AF_UNIX datagram socket bound in a temp dir, announced in
-/// NOTIFY_SOCKET for the lifetime of the object.
-class notify_receiver {
+/// The service manager's socket, announced in NOTIFY_SOCKET for the lifetime of the object.
+class notify_receiver : public hookd::test::notify_socket {
  public:
-  notify_receiver() : sock_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    REQUIRE(sock_.fd >= 0);
-    path_ = (dir_ / "notify").string();
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    REQUIRE(path_.size() < sizeof(addr.sun_path));
-    std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
-    REQUIRE(::bind(sock_.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    ::setenv("NOTIFY_SOCKET", path_.c_str(), 1);
-  }
+  notify_receiver() { ::setenv("NOTIFY_SOCKET", path().c_str(), 1); }
   ~notify_receiver() { ::unsetenv("NOTIFY_SOCKET"); }
-
-  /// The next datagram, or nullopt after a generous deadline.
-  std::optional<std::string> next(int timeout_ms = 10000) {
-    pollfd p{sock_.fd, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
-    char buf[4096];
-    const auto n = ::recv(sock_.fd, buf, sizeof(buf), 0);
-    if (n < 0) return std::nullopt;
-    return std::string(buf, static_cast<std::size_t>(n));
-  }
-
- private:
-  hookd::test::temp_dir dir_;
-  fd_guard sock_;
-  std::string path_;
+  notify_receiver(const notify_receiver&) = delete;
+  notify_receiver& operator=(const notify_receiver&) = delete;
 };
 
 }  // namespace

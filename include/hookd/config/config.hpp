@@ -27,6 +27,7 @@ struct server_config {
   duration request_timeout = 30s;          ///< deadline to read one whole request
   duration idle_timeout = 60s;             ///< a keep-alive connection idle this long is closed
   duration shutdown_grace = 10s;           ///< SIGTERM: time given to requests in flight
+  bool operator==(const server_config&) const = default;
 };
 
 struct spool_config {
@@ -34,15 +35,25 @@ struct spool_config {
   duration dedup_window = 7 * 24h;  ///< how long (endpoint, event id) keys are remembered
   duration retention = 7 * 24h;     ///< how long delivered events are kept
   std::size_t max_backlog = 10000;  ///< appends waiting for the writer; beyond: 503
+  bool operator==(const spool_config&) const = default;
+};
+
+/// The admin listener (/healthz, /readyz, /metrics), apart from the public one so that exposing
+/// /hooks/ never exposes it. Empty `listen`: no admin listener.
+struct admin_config {
+  std::vector<std::string> listen{"127.0.0.1:9090"};  ///< "host:port" each, as server.listen
+  bool operator==(const admin_config&) const = default;
 };
 
 struct dispatch_config {
   unsigned workers = 4;  ///< threads running handlers
+  bool operator==(const dispatch_config&) const = default;
 };
 
 struct log_config {
   std::string level = "info";   ///< trace|debug|info|warn|error|critical|off
   std::string format = "text";  ///< text|json
+  bool operator==(const log_config&) const = default;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -136,13 +147,17 @@ struct retry_policy {
   unsigned attempts = 12;  ///< total attempts, the first included
   duration initial = 1s;   ///< delay before the second attempt
   duration max = 1h;       ///< cap on the delay
+  bool operator==(const retry_policy&) const = default;
 };
 
-struct log_handler {};
+struct log_handler {
+  bool operator==(const log_handler&) const = default;
+};
 
 struct file_handler {
   std::string path;
   bool fsync = false;  ///< fsync after each event (the spool already makes events durable)
+  bool operator==(const file_handler&) const = default;
 };
 
 struct exec_handler {
@@ -151,6 +166,7 @@ struct exec_handler {
   std::map<std::string, std::string> env;  ///< added to the minimal environment
   unsigned concurrency = 1;
   std::uint64_t max_output = 64ULL << 10;  ///< bytes of stdout+stderr kept for the log
+  bool operator==(const exec_handler&) const = default;
 };
 
 using handler_kind = std::variant<log_handler, file_handler, exec_handler>;
@@ -159,6 +175,7 @@ struct handler_spec {
   std::string name;
   handler_kind kind;
   retry_policy retry;
+  bool operator==(const handler_spec&) const = default;
 };
 
 /// An empty match field matches everything; values are globs (`*`, `?`).
@@ -167,12 +184,14 @@ struct route_spec {
   std::string provider;
   std::string type;
   std::vector<std::string> to;  ///< handler names
+  bool operator==(const route_spec&) const = default;
 };
 
 struct config {
   std::filesystem::path file;  ///< the file it was loaded from (for messages)
   server_config server;
   spool_config spool;
+  admin_config admin;
   dispatch_config dispatch;
   log_config log;
   std::map<std::string, provider_spec> providers;  ///< built-in presets and the user's

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,6 +44,9 @@ class wakeup {
   mutable std::condition_variable cv_;
   std::uint64_t generation_ = 0;
 };
+
+/// The routes, handlers and retry policies in force (durable_dispatcher.cpp).
+struct dispatch_table;
 
 /// Counters since construction, for tests and metrics.
 struct dispatch_counters {
@@ -85,7 +89,8 @@ class durable_dispatcher final : public event_sink {
 
   struct options {
     unsigned workers = 4;  ///< threads running handlers (dispatch.workers); at least 1
-    /// Retry policy per handler name; a handler not listed gets `default_retry`.
+    /// Retry policy per handler name; a handler not listed gets `default_retry`. Replaced by
+    /// reconfigure().
     std::map<std::string, config::retry_policy> retry;
     config::retry_policy default_retry;
     /// The time retries are scheduled from; must be the spool's clock (options::clock). Empty:
@@ -98,6 +103,10 @@ class durable_dispatcher final : public event_sink {
     std::shared_ptr<wakeup> wake;
     /// Seed for the retry jitter (each worker adds its index); 0: from std::random_device.
     std::uint64_t seed = 0;
+    /// Called on the worker thread after each attempt: the handler, the outcome ("done", "retry"
+    /// or "dead") and the attempt's duration in seconds (metrics). Must not block or throw.
+    std::function<void(std::string_view handler, std::string_view outcome, double seconds)>
+        on_attempt;
   };
 
   /// Starts `opts.workers` threads. Throws std::invalid_argument when a route names a handler
@@ -133,6 +142,14 @@ class durable_dispatcher final : public event_sink {
   /// touches the spool again. Idempotent.
   void stop(duration grace);
 
+  /// Replaces the routes, the handlers and their retry policies as one snapshot (a reload):
+  /// events submitted from now on are routed by `routes`, deliveries claimed from now on run on
+  /// `handlers`; deliveries in flight finish on the handler they started with. A handler that is
+  /// gone gets its later deliveries settled dead ("not configured"), replayable once it is back.
+  /// Throws std::invalid_argument, as the constructor does, and then changes nothing.
+  void reconfigure(route_table routes, handler_map handlers,
+                   std::map<std::string, config::retry_policy> retry);
+
   /// Calls reopen() on every handler (SIGUSR1).
   void reopen() noexcept;
 
@@ -144,8 +161,10 @@ class durable_dispatcher final : public event_sink {
   struct state;  ///< shared with the worker threads (they may outlive this object after stop)
 
  private:
+  static std::shared_ptr<const dispatch_table> make_table(
+      route_table routes, handler_map handlers, std::map<std::string, config::retry_policy> retry);
+
   spool::store& spool_;
-  route_table routes_;
   std::shared_ptr<state> state_;
   std::mutex stop_mu_;  // serializes stop(): threads are joined or detached once
   std::vector<std::thread> workers_;

@@ -18,7 +18,8 @@ inline constexpr unsigned retry_after_seconds = 5;
 
 struct answer {
   unsigned status = 200;
-  std::string body;  ///< JSON text, always an object
+  std::string body;          ///< JSON text, an object (admin answers may be other text)
+  std::string content_type;  ///< empty: application/json
   /// Extra headers (Allow, Retry-After). Content-Type, Server and Connection are set by the
   /// session.
   std::vector<std::pair<std::string, std::string>> headers;

@@ -52,6 +52,13 @@ enum class role {
   client,  ///< the CLI: queries and replay on an existing spool; append() is unavailable
 };
 
+/// One group-commit batch, for metrics.
+struct batch_info {
+  std::size_t size = 0;                      ///< appends in the transaction
+  std::chrono::microseconds commit_time{0};  ///< BEGIN to COMMIT done (fsync included)
+  bool ok = true;
+};
+
 struct options {
   std::filesystem::path path = "./var/hookd.db";
   role mode = role::daemon;
@@ -70,6 +77,9 @@ struct options {
   /// Called on the writer thread after a batch that created at least one delivery committed
   /// (wake the dispatcher). Must not block or throw.
   std::function<void()> on_commit;
+  /// Called on the writer thread after every batch, committed or not (metrics). Must not block or
+  /// throw.
+  std::function<void(const batch_info&)> on_batch;
 };
 
 enum class append_status {
@@ -148,13 +158,6 @@ enum class settle_status {
   unavailable,  ///< could not commit; the claim stays, retry settle() or let restart redeliver
 };
 
-/// One group-commit batch, for metrics.
-struct batch_info {
-  std::size_t size = 0;                      ///< appends in the transaction
-  std::chrono::microseconds commit_time{0};  ///< BEGIN to COMMIT done (fsync included)
-  bool ok = true;
-};
-
 struct writer_stats {
   std::uint64_t batches = 0;
   std::uint64_t accepted = 0;
@@ -227,6 +230,13 @@ struct spool_stats {
   std::optional<time_point> oldest_pending;
 };
 
+/// What is waiting, per handler: cheap to read (indexed), for STATUS= and metrics.
+struct backlog_info {
+  std::map<std::string, std::size_t> pending;  ///< per handler, claimed ones included
+  std::map<std::string, std::size_t> dead;     ///< per handler
+  std::optional<time_point> oldest_pending;    ///< received time of the oldest pending event
+};
+
 struct purge_result {
   std::size_t events = 0;      ///< events removed (with their deliveries and attempts)
   std::size_t dedup_keys = 0;  ///< keys older than the dedup window removed
@@ -254,6 +264,23 @@ class store {
   void append(record r, std::function<void(append_status)> done) noexcept;
 
   writer_stats stats_writer() const;
+
+  /// Runs `fn` on the writer thread once it has taken what was queued before: the watchdog's proof
+  /// that the writer makes progress. Never blocks, never throws; false when the writer is not
+  /// running (client role, stopping), and then `fn` is not called. `fn` must not block or throw.
+  bool ping(std::function<void()> fn) noexcept;
+
+  /// Whether the spool can take events: no commit has failed since the last one that succeeded,
+  /// and the last probe() could write. Lock-free; for /readyz.
+  bool writable() const noexcept;
+
+  /// Checks that the spool's directory takes a new block now (creates, writes and removes a
+  /// small file beside the database; a full or read-only filesystem fails), and updates
+  /// writable(). Blocks on the filesystem: call it from a thread that may block. Never throws.
+  bool probe() noexcept;
+
+  /// Pending and dead deliveries, and the oldest pending event. Throws sqlite::error.
+  backlog_info backlog();
 
   // ---- dispatcher (any thread, never throws) -----------------------------------------------
 
