@@ -14,6 +14,8 @@ set -euo pipefail
 build=${1:?usage: check-deb.sh BUILD_DIR [OUTPUT_DIR]}
 build=$(cd "$build" && pwd)
 out=${2:-$build/packages}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)  # absolute: cpack runs from inside the build directory
 
 fail() {
   echo "check-deb: $*" >&2
@@ -47,6 +49,7 @@ for expected in \
   ./usr/lib/systemd/system/hookd.socket \
   ./usr/lib/sysusers.d/hookd.conf \
   ./etc/hookd/hookd.yaml \
+  ./etc/logrotate.d/hookd \
   ./usr/share/doc/hookd/operations.md \
   ./usr/share/doc/hookd/configuration.md \
   ./usr/share/doc/hookd/copyright \
@@ -57,7 +60,7 @@ for expected in \
   fi
 done
 # Nothing outside the FHS places the package is meant to touch.
-unexpected=$(grep -vE '^\./(|etc/|etc/hookd/.*|usr/|usr/bin/.*|usr/lib/|usr/lib/systemd/.*|usr/lib/sysusers\.d/.*|usr/share/|usr/share/doc/.*|usr/share/man/.*)$' <<<"$contents" || true)
+unexpected=$(grep -vE '^\./(|etc/|etc/hookd/.*|etc/logrotate\.d/.*|usr/|usr/bin/.*|usr/lib/|usr/lib/systemd/.*|usr/lib/sysusers\.d/.*|usr/share/|usr/share/doc/.*|usr/share/man/.*)$' <<<"$contents" || true)
 if [ -n "$unexpected" ]; then
   echo "check-deb: unexpected paths in the package:" >&2
   echo "$unexpected" >&2
@@ -84,8 +87,21 @@ for lib in $expect_libs; do
 done
 control=$(mktemp -d)
 dpkg-deb -e "$deb" "$control"
-grep -qxF /etc/hookd/hookd.yaml "$control/conffiles" ||
-  { echo "check-deb: /etc/hookd/hookd.yaml is not a conffile" >&2; status=1; }
+for conffile in /etc/hookd/hookd.yaml /etc/logrotate.d/hookd; do
+  grep -qxF "$conffile" "$control/conffiles" ||
+    { echo "check-deb: $conffile is not a conffile" >&2; status=1; }
+done
+# The description: a synopsis line, then the long text, each of its lines indented by one space,
+# and the synopsis not repeated as the first line of the long text.
+description=$(field Description)
+synopsis=$(head -n 1 <<<"$description")
+long=$(tail -n +2 <<<"$description")
+if [ -z "$synopsis" ] || [ -z "$long" ] || grep -qvE '^ [^ ]' <<<"$long" ||
+  [ "$(head -n 1 <<<"$long" | sed 's/^ //')" = "$synopsis" ]; then
+  echo "check-deb: malformed Description:" >&2
+  echo "$description" >&2
+  status=1
+fi
 for script in postinst prerm postrm; do
   [ -x "$control/$script" ] || { echo "check-deb: no executable $script" >&2; status=1; }
 done

@@ -57,6 +57,13 @@ extern "C" void on_sigusr2(int) {
   freeze_requested = 1;
 }
 
+std::vector<std::string> handler_names(const config::config& cfg) {
+  std::vector<std::string> names;
+  for (const auto& h : cfg.handlers)
+    names.push_back(h.name);
+  return names;
+}
+
 /// The config keys a reload cannot apply: they need a restart. Each changed one is logged.
 std::vector<std::string> restart_only_changes(const config::config& running,
                                               const config::config& next) {
@@ -130,6 +137,7 @@ class daemon {
   std::atomic<std::uint64_t> io_ack_{0};
   std::atomic<std::uint64_t> writer_ack_{0};
   steady::time_point last_watchdog_{};
+  bool missed_logged_ = false;
   std::string last_status_;
   std::optional<duration> freeze_for_;
 };
@@ -138,6 +146,7 @@ int daemon::run() {
   // Socket activation first, before any thread exists (listen_fds reads and unsets variables).
   std::vector<systemd::listen_socket> inherited = systemd::listen_fds();
   watchdog_interval_ = systemd::watchdog_interval();
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread exists yet.
   if (const char* v = std::getenv(freeze_variable); v != nullptr && *v != '\0') {
     freeze_for_ = parse_duration(v);
     if (!freeze_for_) throw std::runtime_error(std::string(freeze_variable) + ": not a duration");
@@ -145,6 +154,7 @@ int daemon::run() {
     spdlog::warn("test hook {}: SIGUSR2 blocks the io threads for {}", freeze_variable, v);
   }
 
+  telemetry_.handlers(handler_names(cfg_));
   runtime_hooks hooks;
   hooks.on_batch = [this](const spool::batch_info& b) { telemetry_.batch(b); };
   hooks.on_attempt = [this](std::string_view handler, std::string_view outcome, double seconds) {
@@ -314,11 +324,15 @@ void daemon::watchdog(steady::time_point now) {
     const auto seq = ++ping_sent_;
     server_->post([this, seq] { io_ack_ = seq; });
     rt_.spool->ping([this, seq] { writer_ack_ = seq; });
-  } else if (now - last_watchdog_ >= *watchdog_interval_ * 2) {
-    // Said once per missed period: systemd restarts hookd when WatchdogSec runs out.
+  } else if (now - last_watchdog_ >= *watchdog_interval_ && !missed_logged_) {
+    // Said once, at the first missed ping: half of WatchdogSec before systemd restarts hookd.
     spdlog::error("watchdog: {} not making progress; not pinging the service manager",
                   io_ack_.load() != ping_sent_ ? "the io loop is" : "the spool writer is");
-    last_watchdog_ = now;
+    missed_logged_ = true;
+  }
+  if (alive && missed_logged_) {
+    spdlog::info("watchdog: making progress again");
+    missed_logged_ = false;
   }
 }
 
@@ -384,6 +398,7 @@ void daemon::reload() {
     spdlog::info("endpoint {}: POST /hooks/{} (provider {}{})", ep.name, ep.name, ep.provider,
                  ep.verify_none ? ", verify: none" : "");
   }
+  telemetry_.handlers(handler_names(cfg_));
   telemetry_.reload(true);
   systemd::ready(status_text());
 }

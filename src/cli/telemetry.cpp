@@ -132,6 +132,17 @@ void telemetry::delivery(std::string_view handler, std::string_view outcome, dou
   handler_seconds_.with({handler}).observe(seconds);
 }
 
+void telemetry::handlers(const std::vector<std::string>& names) {
+  std::lock_guard lock(backlog_mu_);
+  for (const auto& name : names) {
+    // with() creates the series at 0; an existing one keeps its value.
+    pending_.with({name});
+    dead_.with({name});
+    last_pending_.try_emplace(name, 0);
+    last_dead_.try_emplace(name, 0);
+  }
+}
+
 void telemetry::reload(bool ok) {
   reloads_.with({ok ? "ok" : "failed"}).inc();
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <hookd/http/server.hpp>
 #include <hookd/metrics/metrics.hpp>
@@ -37,6 +38,9 @@ class telemetry {
   /// The dispatcher's hook: one attempt of `handler` ended with `outcome` ("done", "retry",
   /// "dead") after `seconds`.
   void delivery(std::string_view handler, std::string_view outcome, double seconds);
+  /// The configured handlers: their pending and dead gauges exist (at 0) from now on, so a
+  /// dashboard or an alert sees every handler before it first has a backlog.
+  void handlers(const std::vector<std::string>& names);
   /// A reload ended.
   void reload(bool ok);
   /// The latest backlog read from the spool (the supervisor refreshes it every second or so, so

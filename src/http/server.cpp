@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -145,7 +145,7 @@ struct server::impl {
         socklen_t len = sizeof ss;
         std::string problem;
         if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-          problem = std::strerror(errno);
+          problem = std::system_category().message(errno);
         } else if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
           problem = "not an IPv4 or IPv6 socket";
         }

@@ -328,6 +328,9 @@ void store::append(record r, std::function<void(append_status)> done) noexcept {
   auto& m = *impl_;
   bool rejected = false;
   bool backlog = false;
+  // Built first: if push_back throws (bad_alloc), deque's strong guarantee leaves `item` whole,
+  // so the completion below still runs and the request is answered.
+  queued_append item{std::move(r), std::move(done)};
   try {
     std::unique_lock lk(m.queue_mu);
     if (m.stopping || !m.writer_thread.joinable()) {
@@ -336,7 +339,7 @@ void store::append(record r, std::function<void(append_status)> done) noexcept {
       rejected = true;
       backlog = true;
     } else {
-      m.queue.push_back(queued_append{std::move(r), std::move(done)});
+      m.queue.push_back(std::move(item));
     }
   } catch (...) {  // bad_alloc while queueing: not stored
     rejected = true;
@@ -351,7 +354,7 @@ void store::append(record r, std::function<void(append_status)> done) noexcept {
     if (backlog) ++m.wstats.backlog_rejected;
   }
   try {
-    if (done) done(append_status::unavailable);
+    if (item.done) item.done(append_status::unavailable);
   } catch (...) {  // a completion must not throw; nothing more can be done here
   }
 }

@@ -390,6 +390,9 @@ TEST_CASE("/metrics: valid exposition format; counters follow the traffic", "[se
   CHECK(first.types.at("hookd_deliveries_pending") == "gauge");
   CHECK(first.value("hookd_build_info", {{"version", HOOKD_VERSION}}) == 1);
   CHECK_FALSE(first.value("hookd_events_accepted_total", {{"endpoint", "altoviz"}}));
+  // Every configured handler's backlog gauges exist from the start, at 0.
+  CHECK(first.value("hookd_deliveries_pending", {{"handler", "audit"}}) == 0);
+  CHECK(first.value("hookd_deliveries_dead", {{"handler", "audit"}}) == 0);
 
   // One accepted, one duplicate, one refused signature.
   auto r = test::send_request(h.port(), altoviz_request(event_body("m-1")));
