@@ -63,7 +63,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # The long description only: CPack writes the summary as the synopsis line and indents the rest.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "hookd receives webhooks (Altoviz, Offerte Adviseur, AlphaTouch, Weavy and custom\nproviders), verifies their signatures, stores them durably in a SQLite spool and\ndelivers them to handlers (file, log, exec) with retries, as a hardened systemd service.")
+    "hookd receives webhooks (Altoviz, Offerte Adviseur, AlphaTouch, Weavy and custom\nproviders), verifies their signatures, stores them durably in a SQLite spool and\ndelivers them to handlers (file, log, exec) with retries, as a hardened systemd\nservice.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # hookd_<version>_<arch>.deb
 # Library dependencies from the binary's ELF needs (dpkg-shlibdeps), plus what the maintainer
 # scripts call.
