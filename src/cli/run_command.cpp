@@ -225,7 +225,8 @@ http::answer daemon::admin(const http::inbound_request& in) {
   std::string_view path = in.target.substr(0, in.target.find('?'));
   const bool known = path == "/healthz" || path == "/readyz" || path == "/metrics";
   if (!known) return http::not_found();
-  if (in.method != "GET") return http::method_not_allowed("GET");
+  // HEAD: GET's answer, whose body the session leaves out.
+  if (in.method != "GET" && in.method != "HEAD") return http::method_not_allowed("GET, HEAD");
   if (path == "/healthz") return http::healthy();
   if (path == "/readyz") return readiness();
   http::answer a;
