@@ -150,7 +150,7 @@ int daemon::run() {
   hooks.on_attempt = [this](std::string_view handler, std::string_view outcome, double seconds) {
     telemetry_.delivery(handler, outcome, seconds);
   };
-  rt_ = build_runtime(cfg_, /*open_spool=*/true, hooks);
+  rt_ = build_runtime(cfg_, build_mode::run, hooks);
   for (const auto& ep : cfg_.endpoints) {
     spdlog::info("endpoint {}: POST /hooks/{} (provider {}{})", ep.name, ep.name, ep.provider,
                  ep.verify_none ? ", verify: none" : "");

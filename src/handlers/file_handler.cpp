@@ -35,7 +35,52 @@ int open_append(const std::string& path, std::string& error) {
   return fd;
 }
 
+/// Why open_append(path) would fail, found without creating or opening anything; "" when it
+/// would succeed as far as this process can tell.
+std::string append_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  std::error_code ec;
+  const auto status = fs::status(p, ec);
+  if (fs::exists(status)) {
+    if (fs::is_directory(status)) return "cannot open " + path + ": " + errno_text(EISDIR);
+    if (::access(path.c_str(), W_OK) != 0) return "cannot open " + path + ": " + errno_text(errno);
+    return {};
+  }
+  // The file would be created: its nearest existing ancestor must be a directory this process
+  // may write into (create_directories makes the rest).
+  const fs::path parent = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  fs::path ancestor = parent;
+  while (!fs::exists(ancestor, ec)) {
+    if (ec)
+      return "cannot create directory " + parent.string() + " for " + path + ": " + ec.message();
+    if (!ancestor.has_parent_path() || ancestor == ancestor.parent_path()) {
+      ancestor = ancestor.is_absolute() ? ancestor.root_path() : fs::path(".");
+      break;
+    }
+    ancestor = ancestor.parent_path();
+  }
+  if (!fs::is_directory(ancestor, ec)) {
+    return "cannot create directory " + parent.string() + " for " + path + ": " +
+           errno_text(ENOTDIR);
+  }
+  if (::access(ancestor.c_str(), W_OK | X_OK) != 0) {
+    const int err = errno;
+    return ancestor == parent ? "cannot open " + path + ": " + errno_text(err)
+                              : "cannot create directory " + parent.string() + " for " + path +
+                                    ": " + errno_text(err);
+  }
+  return {};
+}
+
 }  // namespace
+
+void file_handler::check(const config::file_handler& spec) {
+  if (spec.path.empty()) throw std::runtime_error("path: is empty");
+  if (auto problem = append_problem(spec.path); !problem.empty()) {
+    throw std::runtime_error("path: " + problem);
+  }
+}
 
 file_handler::file_handler(std::string name, const config::file_handler& spec)
     : name_(std::move(name)), path_(spec.path), fsync_(spec.fsync) {

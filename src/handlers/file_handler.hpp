@@ -24,6 +24,10 @@ class file_handler final : public handler {
   /// std::runtime_error ("path: <why>", with the OS error) when it cannot.
   file_handler(std::string name, const config::file_handler& spec);
 
+  /// What the constructor checks, without creating or opening anything (handlers::check_handler):
+  /// the file is writable, or could be created. Throws as the constructor does.
+  static void check(const config::file_handler& spec);
+
   const std::string& name() const noexcept override { return name_; }
   result deliver(const delivery& d) noexcept override;
   /// Closes and reopens the path (after logrotate renamed it). On failure the old descriptor is

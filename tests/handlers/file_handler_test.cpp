@@ -173,6 +173,31 @@ TEST_CASE("file handler: a line cut short by a full disk is truncated away", "[f
   CHECK(hookd::test::read_file(path) == "{\"id\":\"0\"}\n" + line + "\n");
 }
 
+TEST_CASE("check_handler tests a file handler's path without creating anything", "[file]") {
+  using hookd::handlers::check_handler;
+  hookd::test::temp_dir dir;
+
+  // Missing directories that run would create: fine, and still missing afterwards.
+  CHECK_NOTHROW(check_handler(file_spec(dir / "newdir/sub/out.jsonl")));
+  CHECK_FALSE(std::filesystem::exists(dir / "newdir"));
+  CHECK_NOTHROW(check_handler(file_spec(dir / "out.jsonl")));
+  CHECK_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+
+  // An existing file is left as it is.
+  const auto existing = dir.write("existing.jsonl", "line\n");
+  CHECK_NOTHROW(check_handler(file_spec(existing)));
+  CHECK(hookd::test::read_file(existing) == "line\n");
+
+  // The same problems as make_handler, in the same words.
+  const auto blocker = dir.write("not-a-dir", "x");
+  CHECK_THROWS_WITH(
+      check_handler(file_spec(blocker / "sub/events.jsonl")),
+      Catch::StartsWith("path: cannot create directory ") && Catch::Contains("Not a directory"));
+  CHECK_THROWS_WITH(check_handler(file_spec(dir.path())),
+                    Catch::StartsWith("path: cannot open ") && Catch::Contains("Is a directory"));
+  CHECK_THROWS_WITH(check_handler(file_spec("")), Catch::Equals("path: is empty"));
+}
+
 TEST_CASE("file handler with an empty path is refused", "[file]") {
   CHECK_THROWS_WITH(make_handler(file_spec("")), Catch::Equals("path: is empty"));
 }
