@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,11 +77,18 @@ class compiled_mapping {
   std::optional<compiled_source> action_;
   std::vector<std::pair<std::string, std::string>> actions_;  // lowercase verb -> replacement
   std::vector<compiled_source> subject_;
+  std::map<std::string, std::vector<compiled_source>, std::less<>> subject_by_type_;
   body_pointer data_{""};
+  bool subject_required_ = false;
+  bool data_required_ = false;
   bool needs_object_ = false;
   bool uses_path_ = false;
 
   std::string rename_action(std::string verb) const;
+  /// The subject from the first usable source, "" when none; a rejection when it is required.
+  std::optional<rejection> read_subject(const std::vector<compiled_source>& sources,
+                                        const json& body, const mapping_input& in,
+                                        std::string& out) const;
 };
 
 /// `NewCustomer`, `CreditNoteCreated`, `HTTPRequestSent` -> lowercase words; a boundary falls

@@ -76,7 +76,12 @@ std::string describe(const config& c) {
       o << ' ' << k << '=' << v;
     for (const auto& s : m.subject)
       o << " s:" << source_text(s);
-    o << " data:" << m.data;
+    for (const auto& [type, sources] : m.subject_by_type) {
+      o << ' ' << type << ':';
+      for (const auto& s : sources)
+        o << ' ' << source_text(s);
+    }
+    o << " data:" << m.data << " required:" << m.subject_required << m.data_required;
   }
   for (const auto& e : c.endpoints) {
     o << "\nendpoint " << e.name << ' ' << e.provider << ' ' << e.verify_none;
@@ -558,6 +563,11 @@ TEST_CASE("the example's commented-out provider is valid once uncommented", "[co
   const config cfg = load_text(out, "uncommented.yaml");
   CHECK(cfg.providers.count("github") == 1);
   CHECK(std::get<hmac_scheme>(cfg.providers.at("github").verify).prefix == "sha256=");
+  const mapping& m = cfg.providers.at("github").map;
+  CHECK(m.subject_required);
+  CHECK_FALSE(m.data_required);
+  REQUIRE(m.subject_by_type.count("pull_request.opened") == 1);
+  CHECK(m.subject_by_type.at("pull_request.opened").front().name == "/pull_request/number");
 }
 
 TEST_CASE("admin.listen: an address, a list, or unset (off)", "[config]") {

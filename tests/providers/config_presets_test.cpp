@@ -93,6 +93,17 @@ TEST_CASE("config: the built-in presets match what the hand-built specs assume",
     CHECK(p.map.data == expected.map.data);
     CHECK(p.map.actions == expected.map.actions);
     CHECK(p.map.subject.size() == expected.map.subject.size());
+    CHECK(p.map.subject_required == expected.map.subject_required);
+    CHECK(p.map.data_required == expected.map.data_required);
+    CHECK(p.map.subject_by_type.size() == expected.map.subject_by_type.size());
+    for (const auto& [type, sources] : expected.map.subject_by_type) {
+      CAPTURE(type);
+      REQUIRE(p.map.subject_by_type.count(type) == 1);
+      const auto& loaded = p.map.subject_by_type.at(type);
+      REQUIRE(loaded.size() == sources.size());
+      for (std::size_t i = 0; i < sources.size(); ++i)
+        CHECK(loaded[i].name == sources[i].name);
+    }
     CHECK(p.map.id.has_value() == expected.map.id.has_value());
     CHECK(p.map.type.has_value() == expected.map.type.has_value());
   }
