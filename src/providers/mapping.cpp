@@ -258,12 +258,17 @@ bool valid_event_name(std::string_view rest) noexcept {
   return true;
 }
 
-std::string stable_id(std::string_view endpoint, std::string_view rest, std::string_view body) {
+std::string stable_id(std::string_view endpoint, std::string_view rest, const json& body) {
+  // Not the raw bytes: they may hold a credential (AlphaTouch's api_key), and an id that is a
+  // hash over it would let anyone who sees the id test guesses of the key offline. The parsed
+  // body has it removed; serializing it is deterministic, so a retry (the same bytes) still
+  // gets the same id. The parser has checked the UTF-8, so `replace` never changes anything.
+  const std::string canonical = body.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string input;
-  input.reserve(endpoint.size() + rest.size() + body.size() + 2);
+  input.reserve(endpoint.size() + rest.size() + canonical.size() + 2);
   input.append(endpoint).push_back('\0');
   input.append(rest).push_back('\0');
-  input.append(body);
+  input.append(canonical);
   const sha256_digest d = sha256(input);
   return hex_encode(std::string_view(reinterpret_cast<const char*>(d.data()), 16));
 }
@@ -385,7 +390,7 @@ std::optional<rejection> compiled_mapping::apply(json& body, const mapping_input
     }
     if (out.id.empty()) return missing(*id_);
   } else {
-    out.id = stable_id(in.endpoint, in.rest, in.raw_body);
+    out.id = stable_id(in.endpoint, in.rest, body);
   }
 
   // type
