@@ -9,6 +9,7 @@
 
 using namespace hookd::config;
 using namespace std::chrono_literals;
+using Catch::Matchers::StartsWith;
 using hookd::test::problems_of;
 using hookd::test::scoped_env;
 using hookd::test::temp_dir;
@@ -445,6 +446,49 @@ endpoints:
 )",
                                "hookd.yaml");
   CHECK(endpoint(cfg, "altoviz").credentials == std::vector<std::string>{"from-env-secret"});
+}
+
+TEST_CASE("credentials::skip validates everything but reads no credential", "[config][secrets]") {
+  scoped_env unset("HOOKD_TEST_UNSET_SECRET", nullptr);
+  const std::string endpoints = R"(
+spool: {path: /srv/hookd/spool.db}
+endpoints:
+  altoviz: {provider: altoviz, secret: {env: HOOKD_TEST_UNSET_SECRET}}
+  offerte: {provider: offerte-adviseur, secret: {file: /nonexistent/offerte.key}}
+  weavy: {provider: weavy, tokens: ["literal-token", {env: HOOKD_TEST_UNSET_SECRET}]}
+)";
+  // Resolving, as run and check do: both references fail.
+  CHECK(problems_of(endpoints, "hookd.yaml").size() == 3);
+
+  const config cfg = load_text(endpoints, "hookd.yaml", format::detect, credentials::skip);
+  CHECK(cfg.spool.path == "/srv/hookd/spool.db");
+  CHECK(cfg.endpoints.size() == 3);
+  for (const auto& e : cfg.endpoints) {
+    CAPTURE(e.name);
+    CHECK(e.credentials.empty());  // not even the literal one
+  }
+
+  // Everything else is still checked, credential forms included, every problem named.
+  const std::string broken = R"(
+server: {thread: 2}
+endpoints:
+  altoviz: {provider: altoviz, secret: {env: "NOT-A-NAME"}}
+  offerte: {provider: offerte-adviseur}
+  weavy: {provider: weavy, token: ""}
+)";
+  try {
+    (void)load_text(broken, "hookd.yaml", format::detect, credentials::skip);
+    FAIL("no config_error");
+  } catch (const config_error& e) {
+    const auto& p = e.problems();
+    REQUIRE(p.size() == 4);
+    CHECK_THAT(p[0], StartsWith("hookd.yaml: server.thread: unknown key"));
+    CHECK_THAT(p[1], StartsWith("hookd.yaml: endpoints.altoviz.secret.env: \"NOT-A-NAME\" is not "
+                                "a valid environment variable name"));
+    CHECK_THAT(p[2], StartsWith("hookd.yaml: endpoints.offerte: provider offerte-adviseur "
+                                "verifies with an hmac signature and needs `secret`"));
+    CHECK(p[3] == "hookd.yaml: endpoints.weavy.token: is empty");
+  }
 }
 
 TEST_CASE("credentials from files lose one trailing newline only", "[config][secrets]") {
