@@ -17,9 +17,9 @@ int check_command(const std::filesystem::path& config_file) {
   spdlog::set_level(spdlog::level::warn);
   try {
     const auto cfg = config::load_file(config_file);
-    // The same construction `run` does, so check fails where run would.
-    // Without the spool: a running daemon holds its lock, and check must not create the file.
-    build_runtime(cfg, /*open_spool=*/false);
+    // The same construction `run` does, so check fails where run would, but without side
+    // effects: no spool (a running daemon holds its lock) and no file created or opened.
+    build_runtime(cfg, build_mode::check);
   } catch (const config::config_error& e) {
     for (const auto& p : e.problems())
       std::cerr << p << '\n';

@@ -540,7 +540,9 @@ int events_command(const std::vector<std::string_view>& args) {
   }
   config::config cfg;
   try {
-    cfg = config::load_file(a.config_file);
+    // Only spool.path is needed: credentials are checked for their form but not read, so an
+    // operator without the daemon's environment or secret files can still inspect the spool.
+    cfg = config::load_file(a.config_file, config::credentials::skip);
   } catch (const config::config_error& e) {
     for (const auto& p : e.problems())
       std::cerr << p << '\n';
@@ -553,6 +555,8 @@ int events_command(const std::vector<std::string_view>& args) {
     spool::options o;
     o.path = cfg.spool.path;
     o.mode = spool::role::client;
+    // Looking needs only read access; a replay writes.
+    o.read_only = a.action != events_action::replay;
     o.dedup_window = cfg.spool.dedup_window;
     o.retention = cfg.spool.retention;
     spool::store s(std::move(o));

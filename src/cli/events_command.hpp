@@ -8,7 +8,9 @@
 #include <hookd/spool/spool.hpp>
 
 /// `hookd events list|show|replay|stats`: the operator's view of the spool. Opens the spool named
-/// by the config's spool.path in the client role, so it works while the daemon runs.
+/// by the config's spool.path in the client role, so it works while the daemon runs: read-only
+/// for list, show and stats, never migrating the schema. The config is validated in full, but
+/// its credentials (`{env:}`, `{file:}`) are not read.
 namespace hookd::cli {
 
 enum class events_action { none, list, show, replay, stats };

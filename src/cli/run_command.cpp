@@ -160,7 +160,7 @@ int daemon::run() {
   hooks.on_attempt = [this](std::string_view handler, std::string_view outcome, double seconds) {
     telemetry_.delivery(handler, outcome, seconds);
   };
-  rt_ = build_runtime(cfg_, /*open_spool=*/true, hooks);
+  rt_ = build_runtime(cfg_, build_mode::run, hooks);
   for (const auto& ep : cfg_.endpoints) {
     spdlog::info("endpoint {}: POST /hooks/{} (provider {}{})", ep.name, ep.name, ep.provider,
                  ep.verify_none ? ", verify: none" : "");
@@ -235,7 +235,8 @@ http::answer daemon::admin(const http::inbound_request& in) {
   std::string_view path = in.target.substr(0, in.target.find('?'));
   const bool known = path == "/healthz" || path == "/readyz" || path == "/metrics";
   if (!known) return http::not_found();
-  if (in.method != "GET") return http::method_not_allowed("GET");
+  // HEAD: GET's answer, whose body the session leaves out.
+  if (in.method != "GET" && in.method != "HEAD") return http::method_not_allowed("GET, HEAD");
   if (path == "/healthz") return http::healthy();
   if (path == "/readyz") return readiness();
   http::answer a;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -9,7 +10,8 @@
 
 namespace hookd::cli {
 
-pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reuse) {
+pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reuse,
+                        build_mode mode) {
   std::vector<std::string> problems;
   const std::string file = cfg.file.string();
   const auto problem = [&](const std::string& key, const std::string& what) {
@@ -32,7 +34,17 @@ pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reus
   }
 
   pipeline out;
+  std::set<std::string> usable;  // handlers built (run) or checked (check), for the routes
   for (const auto& spec : cfg.handlers) {
+    if (mode == build_mode::check) {
+      try {
+        handlers::check_handler(spec);
+        usable.insert(spec.name);
+      } catch (const std::exception& e) {
+        problem("handlers." + spec.name, e.what());
+      }
+      continue;
+    }
     if (reuse != nullptr) {
       const auto& old = reuse->specs;
       const auto same = std::find(old.begin(), old.end(), spec);
@@ -40,12 +52,14 @@ pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reus
       if (same != old.end() && running != reuse->handlers.end()) {
         out.handlers.emplace(spec.name, running->second);
         out.retry.emplace(spec.name, spec.retry);
+        usable.insert(spec.name);
         continue;
       }
     }
     try {
       out.handlers.emplace(spec.name, handlers::make_handler(spec));
       out.retry.emplace(spec.name, spec.retry);
+      usable.insert(spec.name);
     } catch (const std::exception& e) {
       problem("handlers." + spec.name, e.what());
     }
@@ -59,16 +73,16 @@ pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reus
   }
   out.routes = dispatch::route_table(cfg.routes);
   for (const auto& name : out.routes.handler_names()) {
-    if (out.handlers.count(name) == 0) problem("routes", "unknown handler " + name);
+    if (usable.count(name) == 0) problem("routes", "unknown handler " + name);
   }
   if (!problems.empty()) throw config::config_error(std::move(problems));
   return out;
 }
 
-runtime build_runtime(const config::config& cfg, bool open_spool, const runtime_hooks& hooks) {
+runtime build_runtime(const config::config& cfg, build_mode mode, const runtime_hooks& hooks) {
   runtime rt;
-  rt.parts = build_pipeline(cfg);
-  if (!open_spool) return rt;
+  rt.parts = build_pipeline(cfg, nullptr, mode);
+  if (mode == build_mode::check) return rt;
 
   const std::string file = cfg.file.string();
   rt.wake = std::make_shared<dispatch::wakeup>();

@@ -32,10 +32,17 @@ struct reusable_handlers {
   const dispatch::durable_dispatcher::handler_map& handlers;
 };
 
+/// What a build is for. `check` (`hookd check`) validates exactly what `run` would build, but
+/// has no side effects: it opens no spool (a running daemon holds its lock) and no handler file
+/// (it may run as another user than the daemon; a file it created would belong to that user).
+enum class build_mode { run, check };
+
 /// Builds every endpoint, handler and route of `cfg` and checks them against each other. Throws
 /// config::config_error listing every part that could not be built, each
-/// "FILE: key.path: problem".
-pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reuse = nullptr);
+/// "FILE: key.path: problem". With build_mode::check, handlers are only checked
+/// (handlers::check_handler) and the pipeline has none.
+pipeline build_pipeline(const config::config& cfg, const reusable_handlers* reuse = nullptr,
+                        build_mode mode = build_mode::run);
 
 /// What a config turns into at start-up, shared by `run` and `check` so that check fails exactly
 /// where run would.
@@ -44,9 +51,9 @@ struct runtime {
   /// Shared by the spool's on_commit hook and the dispatcher's workers.
   std::shared_ptr<dispatch::wakeup> wake;
   /// The spool (daemon role: holds the file's lock). Declared before the dispatcher, which uses
-  /// it: destroyed after it. Null when built with open_spool = false.
+  /// it: destroyed after it. Null when built with build_mode::check.
   std::unique_ptr<spool::store> spool;
-  /// Started: stop() it when done. Null when built with open_spool = false.
+  /// Started: stop() it when done. Null when built with build_mode::check.
   std::unique_ptr<dispatch::durable_dispatcher> dispatcher;
 };
 
@@ -57,11 +64,10 @@ struct runtime_hooks {
   std::function<void(std::string_view, std::string_view, double)> on_attempt;
 };
 
-/// Builds the pipeline, and with `open_spool` the spool and the dispatcher over it. `check`
-/// passes false: it must not take the spool's lock from a running daemon. Throws
+/// Builds the pipeline, and with build_mode::run the spool and the dispatcher over it. Throws
 /// config::config_error as build_pipeline() does; a spool that cannot be opened is reported under
 /// `spool.path`.
-runtime build_runtime(const config::config& cfg, bool open_spool = true,
+runtime build_runtime(const config::config& cfg, build_mode mode = build_mode::run,
                       const runtime_hooks& hooks = {});
 
 }  // namespace hookd::cli

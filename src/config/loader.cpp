@@ -298,9 +298,10 @@ void read_secret_file(const node& at, const std::string& path, const std::string
   out.push_back(std::move(content));
 }
 
-// One credential: a literal string, {env: NAME} or {file: PATH}.
-void read_credential(const node& n, const std::string& path, std::vector<std::string>& out,
-                     diagnostics& diag) {
+// One credential: a literal string, {env: NAME} or {file: PATH}. With credentials::skip the
+// reference is checked for its form (a valid variable name, a non-empty path) but not read.
+void read_credential(const node& n, const std::string& path, credentials mode,
+                     std::vector<std::string>& out, diagnostics& diag) {
   if (n.type == node::kind::string) {
     if (n.text.empty()) {
       diag.add(n, path, "is empty");
@@ -329,6 +330,7 @@ void read_credential(const node& n, const std::string& path, std::vector<std::st
       diag.add(*env, r.path_of("env"), quote(*name) + " is not a valid environment variable name");
       return;
     }
+    if (mode == credentials::skip) return;
     const char* value = std::getenv(name->c_str());
     if (value == nullptr) {
       diag.add(n, path, "env var " + *name + " is not set");
@@ -341,7 +343,7 @@ void read_credential(const node& n, const std::string& path, std::vector<std::st
   }
   if (file != nullptr) {
     if (auto name = detail::read_name(*file, r.path_of("file"), diag)) {
-      read_secret_file(n, path, *name, out, diag);
+      if (mode == credentials::resolve) read_secret_file(n, path, *name, out, diag);
     }
     return;
   }
@@ -350,10 +352,10 @@ void read_credential(const node& n, const std::string& path, std::vector<std::st
 }
 
 // `secret: X` (one) or `secrets: [X, Y]` (rotation: any one verifies).
-void read_credentials(const node& n, const std::string& path, bool plural,
+void read_credentials(const node& n, const std::string& path, bool plural, credentials mode,
                       std::vector<std::string>& out, diagnostics& diag) {
   if (!plural) {
-    read_credential(n, path, out, diag);
+    read_credential(n, path, mode, out, diag);
     return;
   }
   if (!expect(n, node::kind::sequence, path, diag,
@@ -362,7 +364,7 @@ void read_credentials(const node& n, const std::string& path, bool plural,
   }
   if (n.items.empty()) diag.add(n, path, "must list at least one credential");
   for (std::size_t i = 0; i < n.items.size(); ++i) {
-    read_credential(n.items[i], index_path(path, i), out, diag);
+    read_credential(n.items[i], index_path(path, i), mode, out, diag);
   }
 }
 
@@ -382,7 +384,7 @@ std::optional<endpoint_spec> read_endpoint(const node& n, const std::string& pat
                                            const std::string& name,
                                            const std::map<std::string, provider_spec>& providers,
                                            const std::set<std::string>& declared_providers,
-                                           diagnostics& diag) {
+                                           credentials mode, diagnostics& diag) {
   if (!expect(n, node::kind::mapping, path, diag)) return std::nullopt;
   const std::size_t problems_before = diag.size();
   map_reader r(n, path, diag);
@@ -449,7 +451,7 @@ std::optional<endpoint_spec> read_endpoint(const node& n, const std::string& pat
     if (scheme_known) (key == singular ? single_node : plural_node) = v;
     if (out.verify_none) continue;  // reported once below
     const bool is_plural = key.back() == 's';
-    read_credentials(*v, kpath, is_plural, out.credentials, diag);
+    read_credentials(*v, kpath, is_plural, mode, out.credentials, diag);
   }
 
   if (out.verify_none && !given.empty()) {
@@ -484,12 +486,15 @@ std::optional<endpoint_spec> read_endpoint(const node& n, const std::string& pat
     }
   }
   if (diag.size() != problems_before) return std::nullopt;
+  // Literal values were read for the checks above; without resolution none is kept, so the
+  // spec never holds some of its credentials and not others.
+  if (mode == credentials::skip) out.credentials.clear();
   return out;
 }
 
 void read_endpoints(const node& section, const std::string& path,
                     const std::map<std::string, provider_spec>& providers,
-                    const std::set<std::string>& declared_providers,
+                    const std::set<std::string>& declared_providers, credentials mode,
                     std::vector<endpoint_spec>& out, diagnostics& diag) {
   if (section.type == node::kind::null) return;
   if (!expect(section, node::kind::mapping, path, diag)) return;
@@ -504,7 +509,7 @@ void read_endpoints(const node& section, const std::string& path,
                    "; use letters, digits, '.', '_' and '-' (it is a URL path segment)");
       continue;
     }
-    if (auto spec = read_endpoint(value, epath, name, providers, declared_providers, diag)) {
+    if (auto spec = read_endpoint(value, epath, name, providers, declared_providers, mode, diag)) {
       out.push_back(std::move(*spec));
     }
   }
@@ -812,7 +817,8 @@ const std::map<std::string, provider_spec>& builtin_providers() {
   return presets;
 }
 
-config load_text(std::string_view text, const std::filesystem::path& file, format fmt) {
+config load_text(std::string_view text, const std::filesystem::path& file, format fmt,
+                 credentials mode) {
   const std::string name = file.string();
   const detail::node root = parse(text, file, fmt);
   diagnostics diag(name);
@@ -853,7 +859,8 @@ config load_text(std::string_view text, const std::filesystem::path& file, forma
   names.handlers = keys_of(handlers);
 
   if (endpoints != nullptr) {
-    read_endpoints(*endpoints, "endpoints", cfg.providers, names.providers, cfg.endpoints, diag);
+    read_endpoints(*endpoints, "endpoints", cfg.providers, names.providers, mode, cfg.endpoints,
+                   diag);
   }
   if (handlers != nullptr) read_handlers(*handlers, "handlers", cfg.handlers, diag);
   if (const node* v = top.take("routes")) read_routes(*v, "routes", names, cfg.routes, diag);
@@ -863,7 +870,7 @@ config load_text(std::string_view text, const std::filesystem::path& file, forma
   return cfg;
 }
 
-config load_file(const std::filesystem::path& file) {
+config load_file(const std::filesystem::path& file, credentials mode) {
   const std::string name = file.string();
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) throw config_error({name + ": is a directory"});
@@ -875,7 +882,7 @@ config load_file(const std::filesystem::path& file) {
   content << in.rdbuf();
   if (in.bad()) throw config_error({name + ": cannot read: " + std::strerror(errno)});
 
-  return load_text(content.str(), file, format::detect);
+  return load_text(content.str(), file, format::detect, mode);
 }
 
 }  // namespace hookd::config

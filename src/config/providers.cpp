@@ -103,6 +103,31 @@ std::optional<field_source> read_source(const node& n, const std::string& path, 
   return out;
 }
 
+// `subject` and each value of `subject_by_type`: one source, or a non-empty list of them.
+void read_sources(const node& n, const std::string& path, std::vector<field_source>& out,
+                  diagnostics& diag) {
+  if (n.type == node::kind::sequence) {
+    if (n.items.empty()) diag.add(n, path, "must list at least one source");
+    for (std::size_t i = 0; i < n.items.size(); ++i) {
+      if (auto s = read_source(n.items[i], index_path(path, i), diag)) out.push_back(*s);
+    }
+  } else if (n.type == node::kind::string) {
+    if (auto s = read_source(n, path, diag)) out.push_back(*s);
+  } else {
+    expect(n, node::kind::string, path, diag, "a source or a list of sources");
+  }
+}
+
+// A key of `subject_by_type`: an event type as hookd writes it. The provider's own spelling
+// (NewCustomer) could never match, so it is refused rather than silently ignored.
+bool valid_event_type(std::string_view type) noexcept {
+  const std::size_t dot = type.find('.');
+  if (dot == std::string_view::npos || dot == 0 || type.back() == '.') return false;
+  return std::none_of(type.begin(), type.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || c == ' ' || static_cast<unsigned char>(c) < 0x20;
+  });
+}
+
 std::optional<scheme> read_scheme(const node& n, const std::string& path, diagnostics& diag) {
   if (!expect(n, node::kind::mapping, path, diag)) return std::nullopt;
   map_reader r(n, path, diag);
@@ -263,19 +288,28 @@ std::optional<mapping> read_mapping(const node& n, const std::string& path, diag
     }
   }
 
-  if (const node* v = r.take("subject")) {
-    const std::string spath = r.path_of("subject");
-    if (v->type == node::kind::sequence) {
-      if (v->items.empty()) diag.add(*v, spath, "must list at least one source");
-      for (std::size_t i = 0; i < v->items.size(); ++i) {
-        if (auto s = read_source(v->items[i], index_path(spath, i), diag)) {
-          out.subject.push_back(*s);
+  const node* subject_node = r.take("subject");
+  if (subject_node != nullptr) {
+    read_sources(*subject_node, r.path_of("subject"), out.subject, diag);
+  }
+
+  if (const node* v = r.take("subject_by_type")) {
+    const std::string bpath = r.path_of("subject_by_type");
+    if (expect(*v, node::kind::mapping, bpath, diag,
+               "a mapping from event type to a source or a list of sources")) {
+      map_reader types(*v, bpath, diag);  // reports a type given twice
+      for (const auto& [type, sources] : v->members) {
+        const std::string tpath = types.path_of(type);
+        if (!valid_event_type(type)) {
+          diag.add(sources, tpath,
+                   quote(type) +
+                       " is not an event type; use the type hookd writes, lowercase "
+                       "<entity>.<action> such as customer.created");
+          continue;
         }
+        if (out.subject_by_type.count(type) != 0) continue;  // a duplicate, already reported
+        read_sources(sources, tpath, out.subject_by_type[type], diag);
       }
-    } else if (v->type == node::kind::string) {
-      if (auto s = read_source(*v, spath, diag)) out.subject.push_back(*s);
-    } else {
-      expect(*v, node::kind::string, spath, diag, "a source or a list of sources");
     }
   }
 
@@ -289,6 +323,34 @@ std::optional<mapping> read_mapping(const node& n, const std::string& path, diag
                  problem + "; `data` is a JSON pointer into the body, or \"\" for the whole body");
       } else {
         out.data = *d;
+      }
+    }
+  }
+  if (const node* v = r.take("required")) {
+    const std::string qpath = r.path_of("required");
+    if (expect(*v, node::kind::sequence, qpath, diag, "a list such as [subject, data]")) {
+      for (std::size_t i = 0; i < v->items.size(); ++i) {
+        const std::string ipath = index_path(qpath, i);
+        const node& item = v->items[i];
+        if (!expect(item, node::kind::string, ipath, diag, "subject or data")) continue;
+        bool* flag = item.text == "subject" ? &out.subject_required
+                     : item.text == "data"  ? &out.data_required
+                                            : nullptr;
+        if (flag == nullptr) {
+          diag.add(item, ipath,
+                   "unknown value " + quote(item.text) +
+                       "; expected subject or data (id, type, entity and action are always "
+                       "required)");
+        } else if (*flag) {
+          diag.add(item, ipath, quote(item.text) + " is listed twice");
+        } else {
+          *flag = true;
+          if (item.text == "subject" && subject_node == nullptr) {
+            diag.add(item, ipath,
+                     "`subject` is required but not mapped; add `subject:` (the sources for "
+                     "every type not listed in `subject_by_type`)");
+          }
+        }
       }
     }
   }

@@ -27,10 +27,26 @@ struct factory {
   }
 };
 
+// The same table for `hookd check`: validation without side effects.
+struct checker {
+  const std::string& name;
+
+  void operator()(const config::log_handler&) const {}
+  void operator()(const config::file_handler& spec) const { detail::file_handler::check(spec); }
+  void operator()(const config::exec_handler& spec) const {
+    // Its constructor only validates (and warns about a command not found): nothing to undo.
+    detail::exec_handler probe(name, spec);
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<handler> make_handler(const config::handler_spec& spec) {
   return std::visit(factory{spec.name}, spec.kind);
+}
+
+void check_handler(const config::handler_spec& spec) {
+  std::visit(checker{spec.name}, spec.kind);
 }
 
 }  // namespace hookd::handlers

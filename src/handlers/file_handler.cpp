@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -34,7 +35,52 @@ int open_append(const std::string& path, std::string& error) {
   return fd;
 }
 
+/// Why open_append(path) would fail, found without creating or opening anything; "" when it
+/// would succeed as far as this process can tell.
+std::string append_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  std::error_code ec;
+  const auto status = fs::status(p, ec);
+  if (fs::exists(status)) {
+    if (fs::is_directory(status)) return "cannot open " + path + ": " + errno_text(EISDIR);
+    if (::access(path.c_str(), W_OK) != 0) return "cannot open " + path + ": " + errno_text(errno);
+    return {};
+  }
+  // The file would be created: its nearest existing ancestor must be a directory this process
+  // may write into (create_directories makes the rest).
+  const fs::path parent = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  fs::path ancestor = parent;
+  while (!fs::exists(ancestor, ec)) {
+    if (ec)
+      return "cannot create directory " + parent.string() + " for " + path + ": " + ec.message();
+    if (!ancestor.has_parent_path() || ancestor == ancestor.parent_path()) {
+      ancestor = ancestor.is_absolute() ? ancestor.root_path() : fs::path(".");
+      break;
+    }
+    ancestor = ancestor.parent_path();
+  }
+  if (!fs::is_directory(ancestor, ec)) {
+    return "cannot create directory " + parent.string() + " for " + path + ": " +
+           errno_text(ENOTDIR);
+  }
+  if (::access(ancestor.c_str(), W_OK | X_OK) != 0) {
+    const int err = errno;
+    return ancestor == parent ? "cannot open " + path + ": " + errno_text(err)
+                              : "cannot create directory " + parent.string() + " for " + path +
+                                    ": " + errno_text(err);
+  }
+  return {};
+}
+
 }  // namespace
+
+void file_handler::check(const config::file_handler& spec) {
+  if (spec.path.empty()) throw std::runtime_error("path: is empty");
+  if (auto problem = append_problem(spec.path); !problem.empty()) {
+    throw std::runtime_error("path: " + problem);
+  }
+}
 
 file_handler::file_handler(std::string name, const config::file_handler& spec)
     : name_(std::move(name)), path_(spec.path), fsync_(spec.fsync) {
@@ -51,20 +97,36 @@ result file_handler::deliver(const delivery& d) noexcept {
     line.append(d.cloudevent);
     line.push_back('\n');
 
-    std::shared_lock lock(mutex_);
+    // Exclusive: the size recorded here must still be the end of the last whole line if this
+    // delivery has to truncate back to it.
+    std::lock_guard lock(mutex_);
+    struct stat before {};
+    if (::fstat(fd_.get(), &before) != 0) {
+      return result::failure("stat " + path_ + ": " + errno_text(errno));
+    }
+    // Puts the file back as it was: a partial line followed by the retry's whole line would be
+    // one corrupt JSONL line. Only a regular file has a size to go back to (the path may name a
+    // device or a FIFO).
+    auto undo = [&](std::string why) {
+      if (S_ISREG(before.st_mode) && ::ftruncate(fd_.get(), before.st_size) != 0) {
+        why += "; truncating the partial line failed too: " + errno_text(errno);
+      }
+      return result::failure(std::move(why));
+    };
     std::size_t done = 0;
     while (done < line.size()) {
-      // One write() of the whole line: O_APPEND makes it atomic against other writers.
+      // One write() of the whole line in the common case; O_APPEND puts it at the end.
       const ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return result::failure("write " + path_ + ": " + errno_text(errno));
+        return undo("write " + path_ + ": " + errno_text(errno));
       }
       // A short write only happens when the disk fills up mid-line; finish the line if it can.
       done += static_cast<std::size_t>(n);
     }
     if (fsync_ && ::fsync(fd_.get()) != 0) {
-      return result::failure("fsync " + path_ + ": " + errno_text(errno));
+      // The delivery fails and is retried: the line must not stay, or it would be there twice.
+      return undo("fsync " + path_ + ": " + errno_text(errno));
     }
     return result::success();
   } catch (const std::exception& e) {
@@ -80,7 +142,7 @@ void file_handler::reopen() noexcept {
       spdlog::error("handler {}: reopen failed, still writing to the old file: {}", name_, error);
       return;
     }
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(mutex_);
     fd_ = std::move(fresh);
   } catch (const std::exception& e) {
     spdlog::error("handler {}: reopen failed: {}", name_, e.what());

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <shared_mutex>
+#include <mutex>
 #include <string>
 
 #include <hookd/handlers/handler.hpp>
@@ -9,18 +9,24 @@
 
 namespace hookd::handlers::detail {
 
-/// `type: file`: appends each event's CloudEvents JSON and '\n' to `path` with a single write()
-/// on an O_APPEND descriptor, so lines from concurrent writers (threads or processes) never
-/// interleave. There is no user-space buffer: a line is in the kernel when deliver() returns;
-/// with `fsync: true` it is also on disk.
+/// `type: file`: appends each event's CloudEvents JSON and '\n' to `path` on an O_APPEND
+/// descriptor. There is no user-space buffer: a line is in the kernel when deliver() returns;
+/// with `fsync: true` it is also on disk. A delivery that fails leaves the file as it found it:
+/// a line cut short by a full disk is truncated away, so the retry appends a whole line and the
+/// file stays valid JSONL.
 ///
-/// Thread-safety: deliver() and reopen() may be called from any threads at once. Writes share the
-/// descriptor (a shared lock); reopen() swaps it under an exclusive lock.
+/// Thread-safety: deliver() and reopen() may be called from any threads at once; both hold one
+/// mutex, so deliveries write (and, on failure, truncate) one at a time and never cut another
+/// delivery's line. Another process appending to the same file is not supported.
 class file_handler final : public handler {
  public:
   /// Creates the parent directories and opens the file (0640 when created). Throws
   /// std::runtime_error ("path: <why>", with the OS error) when it cannot.
   file_handler(std::string name, const config::file_handler& spec);
+
+  /// What the constructor checks, without creating or opening anything (handlers::check_handler):
+  /// the file is writable, or could be created. Throws as the constructor does.
+  static void check(const config::file_handler& spec);
 
   const std::string& name() const noexcept override { return name_; }
   result deliver(const delivery& d) noexcept override;
@@ -32,7 +38,7 @@ class file_handler final : public handler {
   std::string name_;
   std::string path_;
   bool fsync_;
-  std::shared_mutex mutex_;  // guards fd_ against reopen()
+  std::mutex mutex_;  // guards fd_ and serializes writes (see deliver())
   unique_fd fd_;
 };
 

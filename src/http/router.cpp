@@ -50,7 +50,10 @@ decision decide(const inbound_request& request, const providers::endpoint_table*
   if (const auto f = query.find('#'); f != std::string_view::npos) query = query.substr(0, f);
 
   if (path == "/healthz") {
-    if (request.method != "GET") return answer_only(method_not_allowed("GET"), "healthz");
+    // HEAD is GET without the body (RFC 9110 9.3.2): load balancers probe with it.
+    if (request.method != "GET" && request.method != "HEAD") {
+      return answer_only(method_not_allowed("GET, HEAD"), "healthz");
+    }
     return answer_only(healthy(), "healthz");
   }
 

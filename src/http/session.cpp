@@ -256,6 +256,11 @@ void session::do_write(answer a) {
   response_.body() = std::move(a.body);
   response_.keep_alive(keep_alive);
   response_.prepare_payload();
+  if (have_request && parser_->get().method() == bhttp::verb::head) {
+    // A HEAD answer carries GET's headers, Content-Length included, and no body (RFC 9110
+    // 9.3.2): a body here would be read by the client as the start of the next response.
+    response_.body().clear();
+  }
 
   // A client that does not read its answer is cut off like one that does not send.
   stream_.expires_after(state_->config().request_timeout);

@@ -350,7 +350,7 @@ struct endpoint::impl {
 
     // 4. Normalize.
     event e;
-    const detail::mapping_input in{name, rest, request.headers, request.body};
+    const detail::mapping_input in{name, rest, request.headers};
     if (auto r = mapping.apply(body, in, e)) return std::move(*r);
     e.source = source;
     e.time = request.received;

@@ -112,6 +112,19 @@ std::optional<std::string> scalar_text(const json& v) {
   return std::nullopt;
 }
 
+/// A non-empty array of id-like scalars joined with ',' ([17, 18] -> "17,18"); nullopt otherwise.
+std::optional<std::string> joined_ids(const json& array) {
+  if (array.empty()) return std::nullopt;
+  std::string joined;
+  for (const auto& element : array) {
+    auto text = scalar_text(element);
+    if (!text) return std::nullopt;
+    if (&element != &array.front()) joined.push_back(',');
+    joined += *text;
+  }
+  return joined;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -245,12 +258,17 @@ bool valid_event_name(std::string_view rest) noexcept {
   return true;
 }
 
-std::string stable_id(std::string_view endpoint, std::string_view rest, std::string_view body) {
+std::string stable_id(std::string_view endpoint, std::string_view rest, const json& body) {
+  // Not the raw bytes: they may hold a credential (AlphaTouch's api_key), and an id that is a
+  // hash over it would let anyone who sees the id test guesses of the key offline. The parsed
+  // body has it removed; serializing it is deterministic, so a retry (the same bytes) still
+  // gets the same id. The parser has checked the UTF-8, so `replace` never changes anything.
+  const std::string canonical = body.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string input;
-  input.reserve(endpoint.size() + rest.size() + body.size() + 2);
+  input.reserve(endpoint.size() + rest.size() + canonical.size() + 2);
   input.append(endpoint).push_back('\0');
   input.append(rest).push_back('\0');
-  input.append(body);
+  input.append(canonical);
   const sha256_digest d = sha256(input);
   return hex_encode(std::string_view(reinterpret_cast<const char*>(d.data()), 16));
 }
@@ -278,6 +296,13 @@ compiled_mapping::compiled_mapping(const config::mapping& m) : split_(m.split), 
   }
   for (const auto& s : m.subject)
     subject_.push_back(*compile(s));
+  for (const auto& [type, sources] : m.subject_by_type) {
+    auto& compiled = subject_by_type_[type];
+    for (const auto& s : sources)
+      compiled.push_back(*compile(s));
+  }
+  subject_required_ = m.subject_required;
+  data_required_ = m.data_required;
   for (const auto& [verb, renamed] : m.actions) {
     actions_.emplace_back(lowercase(verb), lowercase(renamed));
   }
@@ -297,6 +322,50 @@ std::string compiled_mapping::rename_action(std::string verb) const {
     if (from == verb) return std::string(to);
   }
   return verb;
+}
+
+std::optional<rejection> compiled_mapping::read_subject(const std::vector<compiled_source>& sources,
+                                                        const json& body, const mapping_input& in,
+                                                        std::string& out) const {
+  out.clear();
+  // The first source present but unusable, and what it should have been: named when the
+  // subject is required and no source gives one.
+  const compiled_source* unusable = nullptr;
+  std::string_view expected;
+  for (const auto& s : sources) {
+    const looked_up v = look_up(s, body, in);
+    if (!v.present()) continue;
+    std::optional<std::string> text;
+    if (v.text) {
+      if (printable_ascii(*v.text)) {
+        text = std::string(*v.text);
+      } else if (unusable == nullptr) {
+        unusable = &s;
+        expected = "printable ASCII";
+      }
+    } else {
+      text = scalar_text(*v.value);
+      if (!text && v.value->is_array()) text = joined_ids(*v.value);
+      if (!text && unusable == nullptr) {
+        // Any other type (float, bool, object) is not an id: try the next source.
+        unusable = &s;
+        expected = "a string, an integer or an array of them";
+      }
+    }
+    if (text && !text->empty()) {
+      out = std::move(*text);
+      return std::nullopt;
+    }
+  }
+  if (!subject_required_) return std::nullopt;
+  if (unusable != nullptr) return wrong_type(*unusable, expected);
+  std::string what;
+  for (const auto& s : sources) {
+    what += what.empty() ? "missing " : " or ";
+    what += s.describe();
+  }
+  if (what.empty()) what = "missing subject";
+  return rejection{400, "missing_field", std::move(what)};
 }
 
 std::optional<rejection> compiled_mapping::apply(json& body, const mapping_input& in,
@@ -321,7 +390,7 @@ std::optional<rejection> compiled_mapping::apply(json& body, const mapping_input
     }
     if (out.id.empty()) return missing(*id_);
   } else {
-    out.id = stable_id(in.endpoint, in.rest, in.raw_body);
+    out.id = stable_id(in.endpoint, in.rest, body);
   }
 
   // type
@@ -371,47 +440,22 @@ std::optional<rejection> compiled_mapping::apply(json& body, const mapping_input
   out.entity = std::move(entity);
   out.type = out.entity + "." + out.action;
 
-  // subject: the first source with a usable value; not required.
-  out.subject.clear();
-  for (const auto& s : subject_) {
-    const looked_up v = look_up(s, body, in);
-    if (!v.present()) continue;
-    if (v.text) {
-      if (!printable_ascii(*v.text)) continue;
-      out.subject = std::string(*v.text);
-      break;
-    }
-    if (auto text = scalar_text(*v.value)) {
-      out.subject = std::move(*text);
-      break;
-    }
-    if (v.value->is_array() && !v.value->empty()) {
-      std::string joined;
-      bool usable = true;
-      bool first = true;
-      for (const auto& element : *v.value) {
-        auto text = scalar_text(element);
-        if (!text) {
-          usable = false;
-          break;
-        }
-        if (!first) joined.push_back(',');
-        first = false;
-        joined += *text;
-      }
-      if (usable) {
-        out.subject = std::move(joined);
-        break;
-      }
-    }
-    // Any other type (float, bool, object) is not an id: try the next source.
+  // subject: the event type's own sources where the mapping has them, else `subject`.
+  const auto by_type = subject_by_type_.find(out.type);
+  if (auto r = read_subject(by_type != subject_by_type_.end() ? by_type->second : subject_, body,
+                            in, out.subject)) {
+    return r;
   }
 
   // data last: it is moved out of the body.
-  if (json* d = data_.resolve(body)) {
-    out.data = std::move(*d);
-  } else {
+  json* d = data_.resolve(body);
+  if (d == nullptr || d->is_null()) {
+    if (data_required_) {
+      return rejection{400, "missing_field", "missing field " + data_.text()};
+    }
     out.data = nullptr;
+  } else {
+    out.data = std::move(*d);
   }
   return std::nullopt;
 }

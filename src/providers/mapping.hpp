@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,7 +53,6 @@ struct mapping_input {
   std::string_view endpoint;  // the endpoint's name, for the stable id
   std::string_view rest;      // the URL rest after the token segment (if any) is removed
   const header_source& headers;
-  std::string_view raw_body;
 };
 
 class compiled_mapping {
@@ -62,7 +63,8 @@ class compiled_mapping {
   /// True when some source or `data` reads inside the body, which must then be a JSON object.
   bool needs_object() const noexcept { return needs_object_; }
 
-  /// Fills id, type, entity, action, providertype, subject and data of `out`. `body` is consumed
+  /// Fills id, type, entity, action, providertype, subject and data of `out`. `body` is the parsed
+  /// body with any credential field already removed (the stable id hashes it); it is consumed
   /// (data is moved out of it). Returns the rejection when a required value is missing or of the
   /// wrong type. Throws only std::bad_alloc.
   std::optional<rejection> apply(json& body, const mapping_input& in, event& out) const;
@@ -75,11 +77,18 @@ class compiled_mapping {
   std::optional<compiled_source> action_;
   std::vector<std::pair<std::string, std::string>> actions_;  // lowercase verb -> replacement
   std::vector<compiled_source> subject_;
+  std::map<std::string, std::vector<compiled_source>, std::less<>> subject_by_type_;
   body_pointer data_{""};
+  bool subject_required_ = false;
+  bool data_required_ = false;
   bool needs_object_ = false;
   bool uses_path_ = false;
 
   std::string rename_action(std::string verb) const;
+  /// The subject from the first usable source, "" when none; a rejection when it is required.
+  std::optional<rejection> read_subject(const std::vector<compiled_source>& sources,
+                                        const json& body, const mapping_input& in,
+                                        std::string& out) const;
 };
 
 /// `NewCustomer`, `CreditNoteCreated`, `HTTPRequestSent` -> lowercase words; a boundary falls
@@ -90,7 +99,9 @@ std::vector<std::string> split_words(std::string_view text);
 /// True when `rest` is exactly one non-empty segment of [A-Za-z0-9_.-].
 bool valid_event_name(std::string_view rest) noexcept;
 
-/// First 32 lowercase hex digits of SHA-256(endpoint '\0' rest '\0' raw body).
-std::string stable_id(std::string_view endpoint, std::string_view rest, std::string_view body);
+/// First 32 lowercase hex digits of SHA-256(endpoint '\0' rest '\0' body), where `body` is the
+/// parsed body serialized compactly (members in document order), after the credential field was
+/// removed: the id of a retried delivery is the same, and tells nothing about the credential.
+std::string stable_id(std::string_view endpoint, std::string_view rest, const json& body);
 
 }  // namespace hookd::providers::detail

@@ -116,6 +116,35 @@ void migrate(sqlite::connection& c) {
   }
 }
 
+// The client role (the CLI) never migrates: a newer CLI must not change the schema under an
+// older running daemon, and a read-only user could not. It only reads the version and refuses
+// one it was not built for.
+void check_schema(sqlite::connection& c, bool read_only) {
+  const std::string where = "spool " + c.file().string();
+  const auto current = c.query_int("PRAGMA user_version");
+  if (!current) {
+    // Read-only, the usual cause: SQLite cannot create the -wal and -shm files it reads a WAL
+    // database through (https://www.sqlite.org/wal.html#readonly).
+    const std::string hint =
+        read_only ? " (reading needs the spool's -wal and -shm files, which exist while hookd "
+                    "runs; with hookd stopped, run this as a user who may write the spool's "
+                    "directory)"
+                  : "";
+    throw sqlite::error(SQLITE_ERROR,
+                        where + ": cannot read the schema version: " + c.errmsg() + hint);
+  }
+  if (*current == schema_version) return;
+  const std::string versions = "schema version " + std::to_string(*current) +
+                               ", this hookd reads version " + std::to_string(schema_version);
+  if (*current > schema_version) {
+    throw sqlite::error(SQLITE_ERROR,
+                        where + ": " + versions + ": use the hookd binary the daemon runs");
+  }
+  throw sqlite::error(SQLITE_ERROR, where + ": " + versions +
+                                        ": start the daemon of this version first (it migrates "
+                                        "the spool), or use the hookd binary the daemon runs");
+}
+
 // route-style glob for `events list --type`: the same matcher routes use, not SQL GLOB.
 void sql_glob(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   if (argc != 2) return;
@@ -220,15 +249,20 @@ record make_record(const event& ev, std::vector<std::string> handlers) {
 }
 
 sqlite::connection open_connection(const options& opts, bool create, const char* synchronous) {
-  int flags = SQLITE_OPEN_READWRITE;
+  const bool read_only = opts.read_only && opts.mode == role::client;
+  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (create) flags |= SQLITE_OPEN_CREATE;
   auto c = sqlite::connection::open(opts.path, flags);
   sqlite3_busy_timeout(
       c.get(), static_cast<int>(std::clamp<std::int64_t>(opts.busy_timeout.count(), 0, INT32_MAX)));
   c.exec_or_throw("PRAGMA foreign_keys = ON", "enabling foreign keys");
-  c.exec_or_throw(synchronous, "setting synchronous");
-  // Keep the WAL file small once checkpointed (it is reset, then truncated to this size).
-  c.exec_or_throw("PRAGMA journal_size_limit = 67108864", "setting journal_size_limit");
+  // Write settings only where it writes: on a read-only connection they would make SQLite set
+  // up the WAL first, and fail where the reader may not (the schema check explains that).
+  if (!read_only) {
+    c.exec_or_throw(synchronous, "setting synchronous");
+    // Keep the WAL file small once checkpointed (it is reset, then truncated to this size).
+    c.exec_or_throw("PRAGMA journal_size_limit = 67108864", "setting journal_size_limit");
+  }
   if (sqlite3_create_function_v2(c.get(), "hookd_glob", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                  nullptr, sql_glob, nullptr, nullptr, nullptr) != SQLITE_OK) {
     throw sqlite::error(SQLITE_ERROR, "spool " + opts.path.string() +
@@ -277,7 +311,11 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
                           "spool " + path.string() + ": cannot use WAL mode: " + first.errmsg());
     }
   }
-  migrate(first);
+  if (daemon) {
+    migrate(first);
+  } else {
+    check_schema(first, m.opts.read_only);
+  }
 
   if (daemon) {
     // Claims left by a previous process (crash, kill -9) are free again: only one daemon holds

@@ -236,6 +236,49 @@ TEST_CASE("invalid: bad JSON pointers and sources", "[config][invalid]") {
         "hookd.yaml: providers.p.mapping.subject: \"\" is not a valid header name");
 }
 
+TEST_CASE("invalid: mapping.required", "[config][invalid]") {
+  const std::string head =
+      "providers:\n  p:\n    scheme: {type: none}\n    mapping: {type: /t, subject: /s, ";
+  CHECK(only_problem(head + "required: [subject, id]}\n") ==
+        "hookd.yaml: providers.p.mapping.required[1]: unknown value \"id\"; expected subject or "
+        "data (id, type, entity and action are always required)");
+  CHECK(only_problem(head + "required: [data, data]}\n") ==
+        "hookd.yaml: providers.p.mapping.required[1]: \"data\" is listed twice");
+  CHECK(only_problem(head + "required: subject}\n") ==
+        "hookd.yaml: providers.p.mapping.required: expected a list such as [subject, data], got "
+        "a string");
+  CHECK(only_problem("providers:\n  p:\n    scheme: {type: none}\n    mapping: {type: /t, "
+                     "required: [subject]}\n") ==
+        "hookd.yaml: providers.p.mapping.required[0]: `subject` is required but not mapped; add "
+        "`subject:` (the sources for every type not listed in `subject_by_type`)");
+}
+
+TEST_CASE("invalid: mapping.subject_by_type", "[config][invalid]") {
+  const std::string head =
+      "providers:\n  p:\n    scheme: {type: none}\n    mapping:\n"
+      "      type: path\n      subject_by_type:\n";
+  CHECK(only_problem(head + "        NewCustomer: /result/codecustomer\n") ==
+        "hookd.yaml: providers.p.mapping.subject_by_type.NewCustomer: \"NewCustomer\" is not an "
+        "event type; use the type hookd writes, lowercase <entity>.<action> such as "
+        "customer.created");
+  CHECK(only_problem(head + "        customer: /result/codecustomer\n")
+            .find("subject_by_type.customer: \"customer\" is not an event type") !=
+        std::string::npos);
+  CHECK(only_problem(head + "        customer.created: [/a, \"b\"]\n") ==
+        "hookd.yaml: providers.p.mapping.subject_by_type.customer.created[1]: \"b\" is not a "
+        "source; expected a JSON pointer into the body such as /data/id, header:Header-Name, or "
+        "path");
+  CHECK(only_problem(head + "        customer.created: []\n") ==
+        "hookd.yaml: providers.p.mapping.subject_by_type.customer.created: must list at least one "
+        "source");
+  CHECK_THAT(only_problem(head + "        customer.created: /a\n        customer.created: /b\n"),
+             StartsWith("hookd.yaml: providers.p.mapping.subject_by_type.customer.created: "));
+  CHECK_THAT(only_problem("providers:\n  p:\n    scheme: {type: none}\n    mapping: {type: "
+                          "path, subject_by_type: [/a]}\n"),
+             StartsWith("hookd.yaml: providers.p.mapping.subject_by_type: expected a mapping from "
+                        "event type to a source or a list of sources"));
+}
+
 TEST_CASE("invalid: both type and entity/action, or neither", "[config][invalid]") {
   const std::string head = "providers:\n  p:\n    scheme: {type: none}\n    mapping: ";
   CHECK(only_problem(head + "{type: /t, entity: /e, action: /a}\n") ==

@@ -9,6 +9,7 @@
 
 using namespace hookd::config;
 using namespace std::chrono_literals;
+using Catch::Matchers::StartsWith;
 using hookd::test::problems_of;
 using hookd::test::scoped_env;
 using hookd::test::temp_dir;
@@ -76,7 +77,12 @@ std::string describe(const config& c) {
       o << ' ' << k << '=' << v;
     for (const auto& s : m.subject)
       o << " s:" << source_text(s);
-    o << " data:" << m.data;
+    for (const auto& [type, sources] : m.subject_by_type) {
+      o << ' ' << type << ':';
+      for (const auto& s : sources)
+        o << ' ' << source_text(s);
+    }
+    o << " data:" << m.data << " required:" << m.subject_required << m.data_required;
   }
   for (const auto& e : c.endpoints) {
     o << "\nendpoint " << e.name << ' ' << e.provider << ' ' << e.verify_none;
@@ -442,6 +448,49 @@ endpoints:
   CHECK(endpoint(cfg, "altoviz").credentials == std::vector<std::string>{"from-env-secret"});
 }
 
+TEST_CASE("credentials::skip validates everything but reads no credential", "[config][secrets]") {
+  scoped_env unset("HOOKD_TEST_UNSET_SECRET", nullptr);
+  const std::string endpoints = R"(
+spool: {path: /srv/hookd/spool.db}
+endpoints:
+  altoviz: {provider: altoviz, secret: {env: HOOKD_TEST_UNSET_SECRET}}
+  offerte: {provider: offerte-adviseur, secret: {file: /nonexistent/offerte.key}}
+  weavy: {provider: weavy, tokens: ["literal-token", {env: HOOKD_TEST_UNSET_SECRET}]}
+)";
+  // Resolving, as run and check do: both references fail.
+  CHECK(problems_of(endpoints, "hookd.yaml").size() == 3);
+
+  const config cfg = load_text(endpoints, "hookd.yaml", format::detect, credentials::skip);
+  CHECK(cfg.spool.path == "/srv/hookd/spool.db");
+  CHECK(cfg.endpoints.size() == 3);
+  for (const auto& e : cfg.endpoints) {
+    CAPTURE(e.name);
+    CHECK(e.credentials.empty());  // not even the literal one
+  }
+
+  // Everything else is still checked, credential forms included, every problem named.
+  const std::string broken = R"(
+server: {thread: 2}
+endpoints:
+  altoviz: {provider: altoviz, secret: {env: "NOT-A-NAME"}}
+  offerte: {provider: offerte-adviseur}
+  weavy: {provider: weavy, token: ""}
+)";
+  try {
+    (void)load_text(broken, "hookd.yaml", format::detect, credentials::skip);
+    FAIL("no config_error");
+  } catch (const config_error& e) {
+    const auto& p = e.problems();
+    REQUIRE(p.size() == 4);
+    CHECK_THAT(p[0], StartsWith("hookd.yaml: server.thread: unknown key"));
+    CHECK_THAT(p[1], StartsWith("hookd.yaml: endpoints.altoviz.secret.env: \"NOT-A-NAME\" is not "
+                                "a valid environment variable name"));
+    CHECK_THAT(p[2], StartsWith("hookd.yaml: endpoints.offerte: provider offerte-adviseur "
+                                "verifies with an hmac signature and needs `secret`"));
+    CHECK(p[3] == "hookd.yaml: endpoints.weavy.token: is empty");
+  }
+}
+
 TEST_CASE("credentials from files lose one trailing newline only", "[config][secrets]") {
   temp_dir dir;
   dir.write("lf.key", "file-secret-1\n");
@@ -558,6 +607,11 @@ TEST_CASE("the example's commented-out provider is valid once uncommented", "[co
   const config cfg = load_text(out, "uncommented.yaml");
   CHECK(cfg.providers.count("github") == 1);
   CHECK(std::get<hmac_scheme>(cfg.providers.at("github").verify).prefix == "sha256=");
+  const mapping& m = cfg.providers.at("github").map;
+  CHECK(m.subject_required);
+  CHECK_FALSE(m.data_required);
+  REQUIRE(m.subject_by_type.count("pull_request.opened") == 1);
+  CHECK(m.subject_by_type.at("pull_request.opened").front().name == "/pull_request/number");
 }
 
 TEST_CASE("admin.listen: an address, a list, or unset (off)", "[config]") {

@@ -54,6 +54,9 @@ TEST_CASE("altoviz: hmac sha256 in X-SIGNATURE, hex or base64, type split by suf
   REQUIRE(p.map.subject.size() == 1);
   check_source(p.map.subject[0], body("/data/id"));
   CHECK(p.map.data == "/data");
+  CHECK(p.map.subject_required);
+  CHECK(p.map.data_required);
+  CHECK(p.map.subject_by_type.empty());
   CHECK(std::string(credential_key(p.verify)) == "secret");
 }
 
@@ -68,6 +71,8 @@ TEST_CASE("offerte-adviseur: hex hmac, dotted type, subject id or lead_id", "[co
   check_source(p.map.subject[0], body("/payload/id"));
   check_source(p.map.subject[1], body("/payload/lead_id"));
   CHECK(p.map.data == "/payload");
+  CHECK(p.map.subject_required);
+  CHECK(p.map.data_required);
 }
 
 TEST_CASE("alphatouch: api_key body field, entity and action, no id", "[config][presets]") {
@@ -82,6 +87,8 @@ TEST_CASE("alphatouch: api_key body field, entity and action, no id", "[config][
   REQUIRE(p.map.subject.size() == 1);
   check_source(p.map.subject[0], body("/entity_id"));
   CHECK(p.map.data.empty());
+  CHECK(p.map.subject_required);     // entity_id
+  CHECK_FALSE(p.map.data_required);  // a delete has no data
   CHECK(std::string(credential_key(p.verify)) == "api_key");
 }
 
@@ -98,7 +105,19 @@ TEST_CASE("weavy: query token, type from the path, prefix split with new -> crea
   CHECK(p.map.actions == std::map<std::string, std::string>{{"new", "created"}});
   REQUIRE(p.map.subject.size() == 1);
   check_source(p.map.subject[0], body("/result/code*"));
+  // The record's own code field where Divalto documents it, not the first code... field.
+  CHECK(p.map.subject_by_type.size() == 3);
+  for (const auto& [type, field] : {std::pair{"customer.created", "/result/codecustomer"},
+                                    std::pair{"deal.created", "/result/codedeal"},
+                                    std::pair{"opportunity.created", "/result/codedeal"}}) {
+    CAPTURE(type);
+    REQUIRE(p.map.subject_by_type.count(type) == 1);
+    REQUIRE(p.map.subject_by_type.at(type).size() == 1);
+    check_source(p.map.subject_by_type.at(type)[0], body(field));
+  }
   CHECK(p.map.data == "/result");
+  CHECK_FALSE(p.map.subject_required);
+  CHECK(p.map.data_required);
   CHECK(std::string(credential_key(p.verify)) == "token");
 }
 
@@ -120,6 +139,7 @@ providers:
       split: suffix
       subject: [/data/id]
       data: /data
+      required: [subject, data]
 )",
                        "hookd.yaml");
   const auto& mine = cfg.providers.at("altoviz-copy");
@@ -131,4 +151,6 @@ providers:
   CHECK(a.encoding == b.encoding);
   CHECK(mine.map.data == builtin.map.data);
   CHECK(mine.map.subject.size() == builtin.map.subject.size());
+  CHECK(mine.map.subject_required == builtin.map.subject_required);
+  CHECK(mine.map.data_required == builtin.map.data_required);
 }

@@ -1,5 +1,7 @@
+#include <csignal>
 #include <filesystem>
 #include <sstream>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -140,6 +142,60 @@ TEST_CASE("file handler write errors are failure results with the OS error", "[f
   const auto r = h->deliver(delivery{ev, "line", 1});
   CHECK_FALSE(r.ok);
   CHECK_THAT(r.error, Catch::Contains("/dev/full") && Catch::Contains("No space left on device"));
+}
+
+TEST_CASE("file handler: a line cut short by a full disk is truncated away", "[file]") {
+  hookd::test::temp_dir dir;
+  const auto path = dir.write("events.jsonl", "{\"id\":\"0\"}\n");
+  const auto ev = hookd::test::sample_event();
+  const auto h = make_handler(file_spec(path));
+  const std::string line(100, 'x');
+
+  // RLIMIT_FSIZE makes the disk "full" 10 bytes past the current end: the first write() stores
+  // 10 bytes and returns short, the next fails with EFBIG, as a filling disk does with ENOSPC.
+  const auto before = std::filesystem::file_size(path);
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a core dump
+  struct rlimit limited = saved;
+  limited.rlim_cur = before + 10;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+  const auto failed = h->deliver(delivery{ev, line, 1});
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  std::signal(SIGXFSZ, old_handler);
+
+  CHECK_FALSE(failed.ok);
+  CHECK_THAT(failed.error, Catch::Contains("File too large"));
+  CHECK(std::filesystem::file_size(path) == before);  // no partial line left behind
+
+  // The retry appends one whole line after the last whole one.
+  REQUIRE(h->deliver(delivery{ev, line, 2}).ok);
+  CHECK(hookd::test::read_file(path) == "{\"id\":\"0\"}\n" + line + "\n");
+}
+
+TEST_CASE("check_handler tests a file handler's path without creating anything", "[file]") {
+  using hookd::handlers::check_handler;
+  hookd::test::temp_dir dir;
+
+  // Missing directories that run would create: fine, and still missing afterwards.
+  CHECK_NOTHROW(check_handler(file_spec(dir / "newdir/sub/out.jsonl")));
+  CHECK_FALSE(std::filesystem::exists(dir / "newdir"));
+  CHECK_NOTHROW(check_handler(file_spec(dir / "out.jsonl")));
+  CHECK_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+
+  // An existing file is left as it is.
+  const auto existing = dir.write("existing.jsonl", "line\n");
+  CHECK_NOTHROW(check_handler(file_spec(existing)));
+  CHECK(hookd::test::read_file(existing) == "line\n");
+
+  // The same problems as make_handler, in the same words.
+  const auto blocker = dir.write("not-a-dir", "x");
+  CHECK_THROWS_WITH(
+      check_handler(file_spec(blocker / "sub/events.jsonl")),
+      Catch::StartsWith("path: cannot create directory ") && Catch::Contains("Not a directory"));
+  CHECK_THROWS_WITH(check_handler(file_spec(dir.path())),
+                    Catch::StartsWith("path: cannot open ") && Catch::Contains("Is a directory"));
+  CHECK_THROWS_WITH(check_handler(file_spec("")), Catch::Equals("path: is empty"));
 }
 
 TEST_CASE("file handler with an empty path is refused", "[file]") {

@@ -87,15 +87,24 @@ const std::string altoviz_body =
 
 }  // namespace
 
-TEST_CASE("GET /healthz answers ok, other methods 405", "[http][router]") {
+TEST_CASE("GET and HEAD /healthz answer ok, other methods 405", "[http][router]") {
   const auto d = run("GET", "/healthz");
   CHECK(answer_of(d).status == 200);
   CHECK(json::parse(answer_of(d).body) == json{{"status", "ok"}});
   CHECK(d.route == "healthz");
 
-  const auto post = run("POST", "/healthz");
-  CHECK(answer_of(post).status == 405);
-  CHECK(header(answer_of(post), "Allow") == "GET");
+  // HEAD decides like GET; the session leaves the body out.
+  const auto head = run("HEAD", "/healthz");
+  CHECK(answer_of(head).status == 200);
+  CHECK(answer_of(head).body == answer_of(d).body);
+  CHECK(head.route == "healthz");
+
+  for (const char* method : {"POST", "PUT", "head"}) {
+    INFO(method);
+    const auto other = run(method, "/healthz");
+    CHECK(answer_of(other).status == 405);
+    CHECK(header(answer_of(other), "Allow") == "GET, HEAD");
+  }
 }
 
 TEST_CASE("methods other than POST under /hooks/ get 405 with Allow: POST", "[http][router]") {

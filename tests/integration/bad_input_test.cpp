@@ -120,6 +120,36 @@ TEST_CASE("GET /healthz", "[integration]") {
   CHECK(r.header("Server") == "hookd");
 }
 
+TEST_CASE("HEAD /healthz answers GET's headers without a body", "[integration]") {
+  running_hookd h;
+  test::raw_connection c(h.port());
+  REQUIRE(c.send(test::make_request("HEAD", "/healthz")));
+  const auto head = c.read_head_response();
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->header("Content-Length") == std::to_string(json{{"status", "ok"}}.dump().size()));
+  CHECK(head->header("Content-Type") == "application/json");
+  // The connection stays usable: a body sent after the HEAD answer would be read here as the
+  // next response's status line.
+  REQUIRE(c.send(test::make_request("GET", "/healthz")));
+  const auto get = c.read_response();
+  REQUIRE(get);
+  CHECK(get->status == 200);
+  CHECK(json::parse(get->body) == json{{"status", "ok"}});
+
+  // The admin listener's probes take HEAD too.
+  test::raw_connection admin(h.hookd.admin_port());
+  REQUIRE(admin.send(test::make_request("HEAD", "/metrics")));
+  const auto metrics = admin.read_head_response();
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->header("Content-Length") != "0");
+  REQUIRE(admin.send(test::make_request("GET", "/healthz")));
+  const auto health = admin.read_response();
+  REQUIRE(health);
+  CHECK(health->status == 200);
+}
+
 TEST_CASE("bodies that are not JSON or lack the mapped fields get 400",
           "[integration][bad-input]") {
   running_hookd h;

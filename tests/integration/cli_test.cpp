@@ -36,6 +36,30 @@ TEST_CASE("hookd check accepts the integration config, with -c", "[integration][
   CHECK(r.out == config.string() + ": ok\n");
 }
 
+TEST_CASE("hookd check creates no file and no directory", "[integration][cli]") {
+  test::temp_dir dir;
+  std::string text = make_config(dir);
+  const auto events = (dir / "events.jsonl").string();
+  const auto nested = dir / "newdir/sub/out.jsonl";
+  text.replace(text.find(events), events.size(), nested.string());
+  const auto config = dir.write("hookd.yaml", text);
+  const auto r = hookd_cli({"check", "--config", config.string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(dir / "newdir"));
+  CHECK_FALSE(std::filesystem::exists(dir / "hookd.db"));
+
+  // A path run could not create is still refused, naming the handler.
+  const auto blocker = dir.write("blocker", "x");
+  text.replace(text.find(nested.string()), nested.string().size(),
+               (blocker / "out.jsonl").string());
+  const auto broken = dir.write("broken.yaml", text);
+  const auto bad = hookd_cli({"check", "--config", broken.string()});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::StartsWith(broken.string() + ": handlers.audit: path: cannot create "
+                                                          "directory "));
+}
+
 TEST_CASE("hookd check rejects a broken config naming the key", "[integration][cli]") {
   test::temp_dir dir;
   std::string text = make_config(dir);

@@ -3,12 +3,14 @@
 // delivers it once the script is fixed; a duplicate POST is answered duplicate and runs nothing.
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -137,4 +139,79 @@ TEST_CASE("events: usage errors and a missing spool", "[delivery]") {
   r = events(config, {"stats"});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("no such file") != std::string::npos);
+}
+
+TEST_CASE("events: an operator without the service's secrets or write access can look",
+          "[delivery]") {
+  namespace fs = std::filesystem;
+  hookd::it::running_hookd h;
+  hookd::test::raw_connection c(h.port());
+  REQUIRE(c.send(
+      hookd::it::altoviz_request(R"({"id":"op-1","type":"CustomerCreated","data":{"id":370}})")));
+  const auto answer = c.read_response();
+  REQUIRE(answer);
+  REQUIRE(answer->status == 200);  // committed: visible to any reader
+
+  // The operator's config: the daemon's, but the secret comes from a variable this shell lacks.
+  std::string text = hookd::it::make_config(h.dir);
+  const std::string literal = "\"" + hookd::it::altoviz_secret + "\"";
+  text.replace(text.find(literal), literal.size(), "{env: HOOKD_IT_NOT_SET_8c1f}");
+  const auto config = h.dir.write("operator.yaml", text);
+  ::unsetenv("HOOKD_IT_NOT_SET_8c1f");
+
+  auto r = events(config, {"list", "--json"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("\"op-1\"") != std::string::npos);
+
+  // Everything but the credentials is still validated.
+  std::string broken = text;
+  broken.replace(broken.find("  threads: 2"), 12, "  thread: 2");
+  r = events(h.dir.write("broken.yaml", broken), {"stats"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("broken.yaml: server.thread: unknown key") != std::string::npos);
+
+  // A user who may only read the spool (and its -wal and -shm, which the running daemon keeps)
+  // lists, shows and counts; a replay, which writes, is refused.
+  if (::geteuid() != 0 || !fs::exists("/usr/bin/setpriv")) {
+    WARN("not root or no setpriv: the read-only user case is skipped");
+    return;
+  }
+  const auto readable = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                        fs::perms::others_read;
+  fs::permissions(h.dir.path(), readable | fs::perms::owner_exec | fs::perms::group_exec |
+                                    fs::perms::others_exec);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const fs::path file = (h.dir / "hookd.db").string() + suffix;
+    REQUIRE(fs::exists(file));
+    fs::permissions(file, readable);
+  }
+  fs::permissions(config, readable);
+  auto as_nobody = [&](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"--reuid=65534", "--regid=65534", "--clear-groups", HOOKD_BINARY, "events"});
+    args.push_back("-c");
+    args.push_back(config.string());
+    return hookd::test::run_command("/usr/bin/setpriv", args);
+  };
+  for (const auto& action : std::vector<std::vector<std::string>>{
+           {"list", "--json"}, {"show", "op-1"}, {"stats", "--json"}}) {
+    CAPTURE(action.front());
+    r = as_nobody(action);
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+  }
+  CHECK(as_nobody({"list"}).out.find("op-1") != std::string::npos);
+  r = as_nobody({"replay", "op-1"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("readonly") != std::string::npos);
+
+  // With the daemon stopped SQLite has no -wal and -shm to read through and may not create
+  // them: the reader is told why rather than only "readonly".
+  hookd::it::stop_cleanly(h.hookd);
+  REQUIRE_FALSE(fs::exists((h.dir / "hookd.db").string() + "-shm"));
+  r = as_nobody({"stats"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("-wal and -shm files, which exist while hookd runs") != std::string::npos);
 }

@@ -93,6 +93,17 @@ TEST_CASE("config: the built-in presets match what the hand-built specs assume",
     CHECK(p.map.data == expected.map.data);
     CHECK(p.map.actions == expected.map.actions);
     CHECK(p.map.subject.size() == expected.map.subject.size());
+    CHECK(p.map.subject_required == expected.map.subject_required);
+    CHECK(p.map.data_required == expected.map.data_required);
+    CHECK(p.map.subject_by_type.size() == expected.map.subject_by_type.size());
+    for (const auto& [type, sources] : expected.map.subject_by_type) {
+      CAPTURE(type);
+      REQUIRE(p.map.subject_by_type.count(type) == 1);
+      const auto& loaded = p.map.subject_by_type.at(type);
+      REQUIRE(loaded.size() == sources.size());
+      for (std::size_t i = 0; i < sources.size(); ++i)
+        CHECK(loaded[i].name == sources[i].name);
+    }
     CHECK(p.map.id.has_value() == expected.map.id.has_value());
     CHECK(p.map.type.has_value() == expected.map.type.has_value());
   }
@@ -253,10 +264,10 @@ TEST_CASE("config: the example lines of docs/event-model.md", "[config-presets]"
       R"({"specversion":"1.0","id":"a056V7R7NmNRjl70","source":"hookd/offerte","type":"lead.created","subject":"12345","time":"2026-11-22T10:00:00.123Z","datacontenttype":"application/json","provider":"offerte-adviseur","endpoint":"offerte","entity":"lead","action":"created","providertype":"lead.created","data":{"lead_id":12345,"subcategory_id":"1","created_at":"2024-03-01T12:00:00Z"}})");
   CHECK(
       line(ingest(ep("alphatouch"), update)) ==
-      R"({"specversion":"1.0","id":"5a36de6b65f880bf3c7cd424c75d4069","source":"hookd/alphatouch","type":"resident.updated","subject":"17","time":"2026-11-22T10:00:00.123Z","datacontenttype":"application/json","provider":"alphatouch","endpoint":"alphatouch","entity":"resident","action":"updated","providertype":"resident.update","data":{"action":"update","entity":"resident","entity_id":17,"data":{"id":17,"first_name":"Jane"}}})");
+      R"({"specversion":"1.0","id":"c8565436d4df365afaa330d656ae5abf","source":"hookd/alphatouch","type":"resident.updated","subject":"17","time":"2026-11-22T10:00:00.123Z","datacontenttype":"application/json","provider":"alphatouch","endpoint":"alphatouch","entity":"resident","action":"updated","providertype":"resident.update","data":{"action":"update","entity":"resident","entity_id":17,"data":{"id":17,"first_name":"Jane"}}})");
   CHECK(
       line(ingest(ep("alphatouch"), del)) ==
-      R"({"specversion":"1.0","id":"aba33773211f20db50ff7f2f34c53e33","source":"hookd/alphatouch","type":"resident.deleted","subject":"17,18","time":"2026-11-22T10:00:00.123Z","datacontenttype":"application/json","provider":"alphatouch","endpoint":"alphatouch","entity":"resident","action":"deleted","providertype":"resident.delete","data":{"action":"delete","entity":"resident","entity_id":[17,18]}})");
+      R"({"specversion":"1.0","id":"ac4765635d4d9be9c9ec3c1b35ff0902","source":"hookd/alphatouch","type":"resident.deleted","subject":"17,18","time":"2026-11-22T10:00:00.123Z","datacontenttype":"application/json","provider":"alphatouch","endpoint":"alphatouch","entity":"resident","action":"deleted","providertype":"resident.delete","data":{"action":"delete","entity":"resident","entity_id":[17,18]}})");
   CHECK(
       line(ingest(ep("weavy"), weavy)) ==
       R"({"specversion":"1.0","id":"37208cdbeafc088f1498432d7b3638cf","source":"hookd/weavy","type":"customer.created","subject":"COLOMB","time":"2026-11-22T10:00:00.123Z","datacontenttype":"application/json","provider":"weavy","endpoint":"weavy","entity":"customer","action":"created","providertype":"NewCustomer","data":{"codecustomer":"COLOMB","name":"Colombes SA","city":"VERSAILLES"}})");

@@ -159,6 +159,59 @@ TEST_CASE("mapping: subject rules", "[mapping]") {
   CHECK(accepted(ingest(ep, plain(json_body))).subject == subject);
 }
 
+TEST_CASE("mapping: required subject and data are 400s naming the field", "[mapping]") {
+  auto p = open_provider();
+  p.map.type = body("/t");
+  p.map.split = config::type_split::dotted;
+  p.map.subject = {body("/a"), header("X-Subject")};
+  p.map.data = "/payload";
+  p.map.subject_required = true;
+  p.map.data_required = true;
+  const auto ep = make(p);
+  const auto [json_body, message] = GENERATE(table<std::string, std::string>({
+      {R"({"t":"x.y","payload":{}})", "missing field /a or header X-Subject"},
+      {R"({"t":"x.y","a":null,"payload":{}})", "missing field /a or header X-Subject"},
+      {R"({"t":"x.y","a":"","payload":{}})", "missing field /a or header X-Subject"},
+      {R"({"t":"x.y","a":{"id":1},"payload":{}})",
+       "field /a must be a string, an integer or an array of them"},
+      {R"({"t":"x.y","a":"s-1"})", "missing field /payload"},
+      {R"({"t":"x.y","a":"s-1","payload":null})", "missing field /payload"},
+  }));
+  CAPTURE(json_body);
+  const rejection r = refused(ingest(ep, plain(json_body)));
+  CHECK(r.status == 400);
+  CHECK(r.reason == (message.starts_with("missing") ? "missing_field" : "invalid_field"));
+  CHECK(r.message == message);
+
+  // Any source giving a value is enough; data may be any JSON value but null.
+  auto with_header = plain(R"({"t":"x.y","payload":false})");
+  with_header.headers.add("X-Subject", "from-header");
+  const event e = accepted(ingest(ep, with_header));
+  CHECK(e.subject == "from-header");
+  CHECK(e.data == false);
+}
+
+TEST_CASE("mapping: subject_by_type replaces subject for the listed event types", "[mapping]") {
+  auto p = open_provider();
+  p.map.type = body("/t");
+  p.map.split = config::type_split::dotted;
+  p.map.subject_by_type = {{"deal.created", {body("/codedeal")}},
+                           {"customer.created", {header("X-Customer"), body("/codecustomer")}}};
+  p.map.subject = {body("/code*")};
+  p.map.subject_required = true;
+  const auto ep = make(p);
+  const std::string record = R"("codecustomer":"C1","codedeal":"D1")";
+  CHECK(accepted(ingest(ep, plain(R"({"t":"deal.created",)" + record + "}"))).subject == "D1");
+  CHECK(accepted(ingest(ep, plain(R"({"t":"customer.created",)" + record + "}"))).subject == "C1");
+  // Keys are the type as hookd writes it (after the split and lowercasing).
+  CHECK(accepted(ingest(ep, plain(R"({"t":"Deal.Created",)" + record + "}"))).subject == "D1");
+  // Other types: `subject`.
+  CHECK(accepted(ingest(ep, plain(R"({"t":"quote.created",)" + record + "}"))).subject == "C1");
+  // A listed type does not fall back to `subject`: the sources it lists are the ones named.
+  const rejection r = refused(ingest(ep, plain(R"({"t":"customer.created","codedeal":"D1"})")));
+  CHECK(r.message == "missing header X-Customer or field /codecustomer");
+}
+
 TEST_CASE("mapping: suffix and prefix splits of PascalCase names", "[mapping]") {
   const auto [split, name, entity, action] =
       GENERATE(table<config::type_split, std::string, std::string, std::string>({

@@ -123,6 +123,8 @@ inline config::provider_spec altoviz_preset() {
   p.map.split = config::type_split::suffix;
   p.map.subject = {body("/data/id")};
   p.map.data = "/data";
+  p.map.subject_required = true;
+  p.map.data_required = true;
   return p;
 }
 
@@ -137,6 +139,8 @@ inline config::provider_spec offerte_preset() {
   p.map.split = config::type_split::dotted;
   p.map.subject = {body("/payload/id"), body("/payload/lead_id")};
   p.map.data = "/payload";
+  p.map.subject_required = true;
+  p.map.data_required = true;
   return p;
 }
 
@@ -149,6 +153,7 @@ inline config::provider_spec alphatouch_preset() {
   p.map.action = body("/action");
   p.map.subject = {body("/entity_id")};
   p.map.data = "";
+  p.map.subject_required = true;  // a delete has no data
   return p;
 }
 
@@ -160,8 +165,12 @@ inline config::provider_spec weavy_preset() {
   p.map.type = path();
   p.map.split = config::type_split::prefix;
   p.map.actions = {{"new", "created"}};
+  p.map.subject_by_type = {{"customer.created", {body("/result/codecustomer")}},
+                           {"deal.created", {body("/result/codedeal")}},
+                           {"opportunity.created", {body("/result/codedeal")}}};
   p.map.subject = {body("/result/code*")};
   p.map.data = "/result";
+  p.map.data_required = true;
   return p;
 }
 

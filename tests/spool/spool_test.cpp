@@ -477,6 +477,62 @@ TEST_CASE("a second daemon on the same spool is refused; a client needs the file
   CHECK_THROWS_WITH(store(missing), Catch::Contains("none.db") && Catch::Contains("no such file"));
 }
 
+TEST_CASE("a client never migrates: another schema version is refused, the file unchanged",
+          "[spool][schema]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  std::filesystem::create_directories(opts.path.parent_path());
+  // An SQLite file without hookd's schema (version 0), e.g. an older spool's stand-in: a daemon
+  // would migrate it; a client, possibly newer than the daemon running on it, must not.
+  {
+    auto c = hookd::spool::sqlite::connection::open(opts.path,
+                                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  }
+  for (const bool read_only : {false, true}) {
+    CAPTURE(read_only);
+    auto client = client_options(opts);
+    client.read_only = read_only;
+    CHECK_THROWS_WITH(store(client),
+                      Catch::Contains(opts.path.string()) &&
+                          Catch::Contains("schema version 0, this hookd reads version " +
+                                          std::to_string(hookd::spool::schema_version)) &&
+                          Catch::Contains("start the daemon of this version first"));
+    auto c = raw(opts.path);
+    CHECK(c.query_int("PRAGMA user_version") == 0);
+    CHECK(c.query_int("SELECT count(*) FROM sqlite_master") == 0);  // no table created
+  }
+
+  // A spool of a newer version: refused the same way, naming both versions.
+  std::filesystem::remove(opts.path);
+  { store s(opts); }
+  REQUIRE(raw(opts.path).exec("PRAGMA user_version = 99") == SQLITE_OK);
+  CHECK_THROWS_WITH(store(client_options(opts)),
+                    Catch::Contains("schema version 99, this hookd reads version") &&
+                        Catch::Contains("use the hookd binary the daemon runs"));
+  CHECK(raw(opts.path).query_int("PRAGMA user_version") == 99);
+}
+
+TEST_CASE("a read-only client queries while the daemon runs, and cannot write", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store daemon(opts);
+  REQUIRE(append_wait(daemon, make("a", "1")) == append_status::accepted);
+
+  auto o = client_options(opts);
+  o.read_only = true;
+  store reader(o);
+  CHECK(reader.list(hookd::spool::list_filter{}).size() == 1);
+  CHECK(reader.show("1").size() == 1);
+  CHECK(reader.stats().events == 1);
+  // Opened with SQLITE_OPEN_READONLY: a write fails instead of taking the write lock.
+  CHECK_THROWS_WITH(reader.replay({"1"}), Catch::Contains("readonly"));
+  // Later commits of the daemon are visible to it.
+  REQUIRE(append_wait(daemon, make("a", "2")) == append_status::accepted);
+  CHECK(reader.list(hookd::spool::list_filter{}).size() == 2);
+}
+
 TEST_CASE("replay by id and replay of dead deliveries from another store, as the CLI does",
           "[spool][replay]") {
   hookd::test::temp_dir dir;

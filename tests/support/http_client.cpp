@@ -99,6 +99,15 @@ bool raw_connection::fill(std::chrono::steady_clock::time_point deadline) {
 
 std::optional<http_response> raw_connection::read_response(std::chrono::milliseconds timeout,
                                                            bool skip_informational) {
+  return read(timeout, skip_informational, true);
+}
+
+std::optional<http_response> raw_connection::read_head_response(std::chrono::milliseconds timeout) {
+  return read(timeout, true, false);
+}
+
+std::optional<http_response> raw_connection::read(std::chrono::milliseconds timeout,
+                                                  bool skip_informational, bool with_body) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::size_t header_end;
   while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -128,8 +137,9 @@ std::optional<http_response> raw_connection::read_response(std::chrono::millisec
 
   if (r.status / 100 == 1) {  // 100 Continue: the final answer follows
     if (!skip_informational) return r;
-    return read_response(timeout);
+    return read(timeout, skip_informational, with_body);
   }
+  if (!with_body) return r;
 
   if (const auto cl = r.header("Content-Length")) {
     const auto length = static_cast<std::size_t>(std::stoull(*cl));

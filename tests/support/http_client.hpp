@@ -47,6 +47,10 @@ class raw_connection {
   std::optional<http_response> read_response(std::chrono::milliseconds timeout = 10s,
                                              bool skip_informational = true);
 
+  /// Reads the response to a HEAD request: status line and headers only, whatever
+  /// Content-Length says (RFC 9110 9.3.2). Bytes after the headers stay for the next read.
+  std::optional<http_response> read_head_response(std::chrono::milliseconds timeout = 10s);
+
   /// True when the server closes the connection (end of stream or reset) within `timeout`.
   /// Anything received meanwhile is discarded.
   bool wait_closed(std::chrono::milliseconds timeout);
@@ -54,6 +58,8 @@ class raw_connection {
  private:
   /// Reads more into buffer_; false at end of stream, error, or deadline.
   bool fill(std::chrono::steady_clock::time_point deadline);
+  std::optional<http_response> read(std::chrono::milliseconds timeout, bool skip_informational,
+                                    bool with_body);
 
   int fd_ = -1;
   std::string buffer_;

@@ -118,7 +118,14 @@ struct mapping {
   /// Verb renames applied after the built-in ones (add/create/update/delete/move -> past tense).
   std::map<std::string, std::string> actions;
   std::vector<field_source> subject;  ///< first present wins; arrays are joined with ","
-  std::string data;                   ///< JSON pointer to the payload; "" = the whole body
+  /// Per event type (`type` as hookd writes it, `<entity>.<action>` lowercase, after renames):
+  /// sources that replace `subject` for events of that type.
+  std::map<std::string, std::vector<field_source>> subject_by_type;
+  std::string data;  ///< JSON pointer to the payload; "" = the whole body
+  /// `required: [subject, data]`: a request from which the subject (or data) cannot be read is
+  /// refused with 400 naming the field, instead of being accepted without it.
+  bool subject_required = false;
+  bool data_required = false;
 };
 
 struct provider_spec {

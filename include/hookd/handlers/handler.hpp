@@ -48,4 +48,11 @@ class handler {
 /// "handlers.<name>: ", as config errors read.
 std::unique_ptr<handler> make_handler(const config::handler_spec& spec);
 
+/// Checks a spec as make_handler() would, with the same messages, but creates, opens and starts
+/// nothing: what `hookd check` runs. A `file` handler's file must be writable, or its nearest
+/// existing ancestor directory writable so it can be created (`check` may run as another user
+/// than the daemon, e.g. root before the service starts, and must leave no root-owned file
+/// behind). Throws std::runtime_error as make_handler() does.
+void check_handler(const config::handler_spec& spec);
+
 }  // namespace hookd::handlers

@@ -34,9 +34,9 @@ struct decision {
 };
 
 /// Routes `POST /hooks/<endpoint>[/<rest>]` to the endpoint's ingest (rest percent-decoded, query
-/// split off), `GET /healthz` to a health answer, anything else to 404 (or 405 for a method other
-/// than POST under /hooks/). `endpoints` may be null (no table yet): every endpoint is unknown.
-/// Does not perform I/O; may throw only std::bad_alloc.
+/// split off), `GET /healthz` (and HEAD) to a health answer, anything else to 404 (or 405 for a
+/// method other than POST under /hooks/). `endpoints` may be null (no table yet): every endpoint is
+/// unknown. Does not perform I/O; may throw only std::bad_alloc.
 decision decide(const inbound_request& request, const providers::endpoint_table* endpoints);
 
 /// RFC 3986 percent-decoding of a path segment ('+' stays '+'). Nullopt for a malformed escape.

@@ -49,7 +49,9 @@ inline constexpr int schema_version = 1;
 
 enum class role {
   daemon,  ///< creates the file, takes the process lock, releases stale claims, runs the writer
-  client,  ///< the CLI: queries and replay on an existing spool; append() is unavailable
+  /// The CLI: queries and replay on an existing spool; append() is unavailable. Never changes
+  /// the schema: a spool of another version is refused (the daemon migrates it).
+  client,
 };
 
 /// One group-commit batch, for metrics.
@@ -62,6 +64,9 @@ struct batch_info {
 struct options {
   std::filesystem::path path = "./var/hookd.db";
   role mode = role::daemon;
+  /// Client role only: open with SQLITE_OPEN_READONLY (list, show, stats), so a user who may
+  /// only read the file can inspect it; replay() then fails.
+  bool read_only = false;
   duration dedup_window = std::chrono::hours(24 * 7);  ///< (endpoint, id) keys kept this long
   duration retention = std::chrono::hours(24 * 7);     ///< done events kept this long
   std::size_t max_backlog = 10000;  ///< appends waiting for the writer; beyond: unavailable
@@ -245,10 +250,12 @@ struct purge_result {
 
 class store {
  public:
-  /// Opens (daemon: creates) the spool, migrates its schema, and in the daemon role takes an
-  /// exclusive lock on "<path>-lock", releases every claim left by a previous process, and
-  /// starts the writer thread. Throws std::runtime_error naming the path on any failure,
-  /// including a spool written by a newer hookd (schema version above schema_version).
+  /// Opens the spool. Daemon role: creates it, migrates its schema, takes an exclusive lock on
+  /// "<path>-lock", releases every claim left by a previous process, and starts the writer
+  /// thread. Client role: opens an existing spool (read-only with options::read_only) whose
+  /// schema version is exactly schema_version, and changes nothing. Throws std::runtime_error
+  /// naming the path on any failure, including a spool written by a newer hookd, or (client) a
+  /// spool of another schema version.
   explicit store(options opts);
   /// Commits whatever is still queued, stops the writer, closes every connection. Claims still
   /// held stay in the file and are released by the next daemon start.
