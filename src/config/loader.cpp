@@ -42,7 +42,6 @@ namespace {
 using detail::diagnostics;
 using detail::expect;
 using detail::index_path;
-using detail::join_path;
 using detail::map_reader;
 using detail::node;
 using detail::quote;
@@ -270,16 +269,18 @@ bool valid_env_name(std::string_view name) {
 // add). Bounded, since a credential is short and the path might name something huge.
 void read_secret_file(const node& at, const std::string& path, const std::string& file,
                       std::vector<std::string>& out, diagnostics& diag) {
-  constexpr std::size_t limit = 64 * 1024;
+  constexpr std::size_t limit = std::size_t{64} * 1024;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
   if (!f) {
-    diag.add(at, path, "cannot read file " + quote(file) + ": " + std::strerror(errno));
+    diag.add(at, path,
+             "cannot read file " + quote(file) + ": " + std::system_category().message(errno));
     return;
   }
   std::string content(limit + 1, '\0');
   const std::size_t n = std::fread(content.data(), 1, content.size(), f.get());
   if (std::ferror(f.get()) != 0) {
-    diag.add(at, path, "cannot read file " + quote(file) + ": " + std::strerror(errno));
+    diag.add(at, path,
+             "cannot read file " + quote(file) + ": " + std::system_category().message(errno));
     return;
   }
   if (n > limit) {
@@ -331,6 +332,7 @@ void read_credential(const node& n, const std::string& path, credentials mode,
       return;
     }
     if (mode == credentials::skip) return;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): hookd never changes its environment once threads run.
     const char* value = std::getenv(name->c_str());
     if (value == nullptr) {
       diag.add(n, path, "env var " + *name + " is not set");
@@ -442,10 +444,13 @@ std::optional<endpoint_spec> read_endpoint(const node& n, const std::string& pat
     }
     if (scheme_known && key != singular && key != plural) {
       wrong_key = true;
-      diag.add(*v, kpath,
-               "provider " + out.provider + " verifies with " +
-                   scheme_description(provider->verify) + " and takes `" + singular + "` or `" +
-                   plural + "`, not `" + key + "`");
+      std::string message = "provider " + out.provider + " verifies with ";
+      message += scheme_description(provider->verify);
+      for (const char* part : {" and takes `", singular.c_str(), "` or `", plural.c_str(),
+                               "`, not `", key.c_str(), "`"}) {
+        message += part;
+      }
+      diag.add(*v, kpath, message);
       continue;
     }
     if (scheme_known) (key == singular ? single_node : plural_node) = v;
@@ -876,11 +881,12 @@ config load_file(const std::filesystem::path& file, credentials mode) {
   if (std::filesystem::is_directory(file, ec)) throw config_error({name + ": is a directory"});
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    throw config_error({name + ": cannot open: " + std::strerror(errno)});
+    throw config_error({name + ": cannot open: " + std::system_category().message(errno)});
   }
   std::ostringstream content;
   content << in.rdbuf();
-  if (in.bad()) throw config_error({name + ": cannot read: " + std::strerror(errno)});
+  if (in.bad())
+    throw config_error({name + ": cannot read: " + std::system_category().message(errno)});
 
   return load_text(content.str(), file, format::detect, mode);
 }

@@ -10,6 +10,10 @@
 // one piece of code whatever the file's syntax. Private to the config module.
 namespace hookd::config::detail {
 
+/// A mapping's key and value (a std::pair would need `node` complete where node declares its
+/// members: valid for GCC's library, not in the standard).
+struct member;
+
 struct node {
   /// YAML plain scalars are resolved with the YAML 1.2 core schema (`8080` is an integer,
   /// `true` a boolean, `~` null), quoted ones are strings: the same document written in YAML or
@@ -18,14 +22,20 @@ struct node {
 
   kind type = kind::null;
   std::string text;  ///< scalars: the value as written (string content, "8080", "true", "1.5")
-  std::vector<node> items;                            ///< sequence
-  std::vector<std::pair<std::string, node>> members;  ///< mapping, in document order
+  std::vector<node> items;      ///< sequence
+  std::vector<member> members;  ///< mapping, in document order
   /// Position of the node in document order (pre-order), used to report problems in file order.
   std::size_t order = 0;
 
   bool is_scalar() const noexcept {
     return type != kind::sequence && type != kind::mapping && type != kind::null;
   }
+};
+
+struct member {
+  member(std::string key, node value) : first(std::move(key)), second(std::move(value)) {}
+  std::string first;  ///< the key
+  node second;        ///< the value
 };
 
 /// "a string", "an integer", ... for "expected X, got Y" messages.

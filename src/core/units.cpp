@@ -1,9 +1,9 @@
-#include <hookd/core/units.hpp>
-
 #include <array>
 #include <charconv>
 #include <limits>
 #include <utility>
+
+#include <hookd/core/units.hpp>
 
 namespace hookd {
 namespace {
@@ -19,7 +19,8 @@ std::optional<std::pair<std::uint64_t, std::string_view>> split_number(std::stri
 }
 
 std::optional<std::uint64_t> multiply(std::uint64_t value, std::uint64_t factor) {
-  if (factor != 0 && value > std::numeric_limits<std::uint64_t>::max() / factor) return std::nullopt;
+  if (factor != 0 && value > std::numeric_limits<std::uint64_t>::max() / factor)
+    return std::nullopt;
   return value * factor;
 }
 
@@ -36,8 +37,8 @@ constexpr std::array size_units{unit{"B", 1},
                                 unit{"MiB", 1ULL << 20},
                                 unit{"GiB", 1ULL << 30},
                                 unit{"kB", 1000},
-                                unit{"MB", 1000 * 1000},
-                                unit{"GB", 1000 * 1000 * 1000}};
+                                unit{"MB", 1000ULL * 1000},
+                                unit{"GB", 1000ULL * 1000 * 1000}};
 
 }  // namespace
 
@@ -68,15 +69,18 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
 std::string format_duration(duration d) {
   const auto ms = static_cast<std::uint64_t>(d.count());
   for (auto it = duration_units.rbegin(); it != duration_units.rend(); ++it) {
-    if (ms != 0 && ms % it->factor == 0) return std::to_string(ms / it->factor) + std::string(it->name);
+    if (ms != 0 && ms % it->factor == 0)
+      return std::to_string(ms / it->factor) + std::string(it->name);
   }
   return std::to_string(ms) + "ms";
 }
 
 std::string format_size(std::uint64_t bytes) {
-  constexpr std::array binary{unit{"GiB", 1ULL << 30}, unit{"MiB", 1ULL << 20}, unit{"KiB", 1ULL << 10}};
+  constexpr std::array binary{unit{"GiB", 1ULL << 30}, unit{"MiB", 1ULL << 20},
+                              unit{"KiB", 1ULL << 10}};
   for (const auto& u : binary) {
-    if (bytes != 0 && bytes % u.factor == 0) return std::to_string(bytes / u.factor) + std::string(u.name);
+    if (bytes != 0 && bytes % u.factor == 0)
+      return std::to_string(bytes / u.factor) + std::string(u.name);
   }
   return std::to_string(bytes) + "B";
 }

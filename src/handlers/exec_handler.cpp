@@ -219,8 +219,12 @@ std::vector<std::string> environment(const config::exec_handler& spec, const del
   env["HOOKD_ATTEMPT"] = std::to_string(d.attempt);
   std::vector<std::string> out;
   out.reserve(env.size());
-  for (const auto& [key, value] : env)
-    out.push_back(key + "=" + value);
+  for (const auto& [key, value] : env) {
+    std::string entry = key;
+    entry += '=';
+    entry += value;
+    out.push_back(std::move(entry));
+  }
   return out;
 }
 

@@ -19,13 +19,20 @@ bool name_char(char c, bool first, bool colon) {
 void check_names(const std::string& name, const std::vector<std::string>& label_names,
                  bool histogram) {
   if (!valid_metric_name(name)) throw std::invalid_argument("invalid metric name: " + name);
+  const auto fail = [&name](std::string_view problem, const std::string& label) {
+    std::string message = name;
+    message += ": ";
+    message += problem;
+    message += label;
+    throw std::invalid_argument(message);
+  };
   for (std::size_t i = 0; i < label_names.size(); ++i) {
     const auto& l = label_names[i];
-    if (!valid_label_name(l)) throw std::invalid_argument(name + ": invalid label name: " + l);
+    if (!valid_label_name(l)) fail("invalid label name: ", l);
     // `le` is the bucket label of histograms; on other types it would confuse readers.
-    if (histogram && l == "le") throw std::invalid_argument(name + ": label name le is reserved");
+    if (histogram && l == "le") fail("label name le is reserved", {});
     for (std::size_t j = 0; j < i; ++j) {
-      if (label_names[j] == l) throw std::invalid_argument(name + ": label name twice: " + l);
+      if (label_names[j] == l) fail("label name twice: ", l);
     }
   }
 }
@@ -264,7 +271,7 @@ void registry::add(std::vector<std::string> names, std::unique_ptr<detail::famil
   families_.push_back(std::move(f));
 }
 
-counter_family& registry::counter(std::string name, std::string help,
+counter_family& registry::counter(const std::string& name, std::string help,
                                   std::vector<std::string> label_names) {
   check_names(name, label_names, false);
   auto f = std::make_unique<counter_family>(name, std::move(help), std::move(label_names));
@@ -273,7 +280,7 @@ counter_family& registry::counter(std::string name, std::string help,
   return ref;
 }
 
-gauge_family& registry::gauge(std::string name, std::string help,
+gauge_family& registry::gauge(const std::string& name, std::string help,
                               std::vector<std::string> label_names) {
   check_names(name, label_names, false);
   auto f = std::make_unique<gauge_family>(name, std::move(help), std::move(label_names));
@@ -282,7 +289,7 @@ gauge_family& registry::gauge(std::string name, std::string help,
   return ref;
 }
 
-histogram_family& registry::histogram(std::string name, std::string help,
+histogram_family& registry::histogram(const std::string& name, std::string help,
                                       std::vector<std::string> label_names,
                                       std::vector<double> bounds) {
   check_names(name, label_names, true);
@@ -295,13 +302,14 @@ histogram_family& registry::histogram(std::string name, std::string help,
   return ref;
 }
 
-void registry::callback_gauge(std::string name, std::string help, std::function<double()> read) {
-  callback_gauge(std::move(name), std::move(help), {}, [read = std::move(read)] {
+void registry::callback_gauge(const std::string& name, std::string help,
+                              std::function<double()> read) {
+  callback_gauge(name, std::move(help), {}, [read = std::move(read)] {
     return std::vector<sample>{{{}, read()}};
   });
 }
 
-void registry::callback_gauge(std::string name, std::string help,
+void registry::callback_gauge(const std::string& name, std::string help,
                               std::vector<std::string> label_names,
                               std::function<std::vector<sample>()> read) {
   check_names(name, label_names, false);

@@ -171,8 +171,9 @@ struct token_verifier {
         break;
     }
     if (!token || token->empty()) return rejection{401, "missing_token", "missing " + where};
-    const bool ok = tokens.matches(*token);
-    OPENSSL_cleanse(token->data(), token->size());
+    std::string& value = *token;
+    const bool ok = tokens.matches(value);
+    OPENSSL_cleanse(value.data(), value.size());
     if (!ok) return rejection{401, "bad_token", where + " does not match"};
     return std::nullopt;
   }

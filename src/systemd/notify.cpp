@@ -60,6 +60,7 @@ std::error_code watchdog() {
 }
 
 bool notify_socket_set() noexcept {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): hookd never changes its environment once threads run.
   const char* s = std::getenv("NOTIFY_SOCKET");
   return s != nullptr && *s != '\0';
 }

@@ -137,12 +137,12 @@ class registry {
   registry(const registry&) = delete;
   registry& operator=(const registry&) = delete;
 
-  counter_family& counter(std::string name, std::string help,
+  counter_family& counter(const std::string& name, std::string help,
                           std::vector<std::string> label_names = {});
-  gauge_family& gauge(std::string name, std::string help,
+  gauge_family& gauge(const std::string& name, std::string help,
                       std::vector<std::string> label_names = {});
   /// `bounds`: finite and strictly increasing; +Inf is added.
-  histogram_family& histogram(std::string name, std::string help,
+  histogram_family& histogram(const std::string& name, std::string help,
                               std::vector<std::string> label_names,
                               std::vector<double> bounds = default_duration_buckets());
 
@@ -150,9 +150,10 @@ class registry {
   /// the scraping thread, under the registry's lock: it must not call into this registry, and
   /// should be quick. An exception from it drops the metric from that scrape (a "# " comment
   /// line says so) rather than failing the scrape.
-  void callback_gauge(std::string name, std::string help, std::function<double()> read);
+  void callback_gauge(const std::string& name, std::string help, std::function<double()> read);
   /// The same with labels: `read` returns one sample per series.
-  void callback_gauge(std::string name, std::string help, std::vector<std::string> label_names,
+  void callback_gauge(const std::string& name, std::string help,
+                      std::vector<std::string> label_names,
                       std::function<std::vector<sample>()> read);
 
   /// The text exposition format 0.0.4 (Content-Type: text/plain; version=0.0.4; charset=utf-8).
