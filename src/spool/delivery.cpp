@@ -1,7 +1,9 @@
 // The dispatcher's side of the spool (claim, settle, release) and replay.
 
+#include <algorithm>
 #include <charconv>
-#include <map>
+#include <optional>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -25,101 +27,144 @@ std::int64_t as_seq(const std::string& key) noexcept {
 
 }  // namespace
 
+namespace {
+
+/// A claimable delivery chosen by claim()'s read-only pass.
+struct candidate {
+  std::int64_t id = 0;
+  std::string handler;
+};
+
+// The claimable rows of one handler, oldest first, read from deliveries_claimable alone (a
+// covering index: no table row is read for a delivery that is not taken).
+constexpr const char* claimable_of_handler =
+    "SELECT id FROM deliveries INDEXED BY deliveries_claimable "
+    "WHERE state = 'pending' AND claim IS NULL AND handler = ?1 AND next_attempt_at <= ?2 "
+    "ORDER BY id LIMIT ?3";
+// The handlers that have claimable rows, one index seek each (SQLite has no skip-scan without
+// statistics): the first, then the next after ?1.
+constexpr const char* first_claimable_handler =
+    "SELECT handler FROM deliveries INDEXED BY deliveries_claimable "
+    "WHERE state = 'pending' AND claim IS NULL ORDER BY handler LIMIT 1";
+constexpr const char* next_claimable_handler =
+    "SELECT handler FROM deliveries INDEXED BY deliveries_claimable "
+    "WHERE state = 'pending' AND claim IS NULL AND handler > ?1 ORDER BY handler LIMIT 1";
+
+/// Appends up to `limit` claimable deliveries of `handler` to `out`. False on a SQLite error.
+bool claimable(sqlite::connection& c, const std::string& handler, std::int64_t now_ms,
+               std::size_t limit, std::vector<candidate>& out) {
+  sqlite::statement_use sel(c.cached(claimable_of_handler));
+  if (!sel) return false;
+  sel->bind_all(handler, now_ms, static_cast<std::int64_t>(limit));
+  for (;;) {
+    const int rc = sel->step();
+    if (rc == SQLITE_DONE) return true;
+    if (rc != SQLITE_ROW) return false;
+    out.push_back(candidate{sel->int64(0), handler});
+  }
+}
+
+/// The next handler name after `after` (the first when nullopt) with claimable rows, "" when
+/// there is none, nullopt on a SQLite error.
+std::optional<std::string> next_handler(sqlite::connection& c,
+                                        const std::optional<std::string>& after) {
+  sqlite::statement_use sel(c.cached(after ? next_claimable_handler : first_claimable_handler));
+  if (!sel) return std::nullopt;
+  if (after) sel->bind(1, *after);
+  const int rc = sel->step();
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return std::nullopt;
+  return sel->text(0);
+}
+
+}  // namespace
+
 claim_result store::claim(const claim_request& req) noexcept {
   claim_result out;
+  auto fail = [&out](std::string why) {
+    out.ok = false;
+    out.error = std::move(why);
+    out.deliveries.clear();
+    return out;
+  };
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
     auto& c = m.delivery;
     const std::int64_t now_ms = to_ms(m.now());
-    {
-      // Idle polls must not take the write lock the writer thread needs for group commits.
-      sqlite::statement_use any(
-          c.cached("SELECT 1 FROM deliveries WHERE state = 'pending' AND claim IS NULL "
-                   "AND next_attempt_at <= ?1 LIMIT 1"));
-      if (any) {
-        any->bind(1, now_ms);
-        if (any->step() == SQLITE_DONE) return out;
+    auto wanted = [&req](const std::string& handler) {
+      const auto cap = req.capacity.find(handler);
+      return cap == req.capacity.end() ? req.limit : std::min(req.limit, cap->second);
+    };
+
+    // 1. Choose, without the write lock (idle polls and claims that find nothing must not take
+    // the lock the writer's group commits need): each handler's first due deliveries, at most
+    // its capacity, then the oldest `limit` of them all. Order of arrival is delivery id order:
+    // ids grow with the event's arrival, and a retry keeps its id.
+    std::vector<candidate> chosen;
+    if (req.handler) {
+      if (!claimable(c, *req.handler, now_ms, wanted(*req.handler), chosen)) {
+        return fail(describe(c, "claim: select"));
       }
+    } else {
+      std::optional<std::string> handler;
+      for (;;) {
+        auto next = next_handler(c, handler);
+        if (!next) return fail(describe(c, "claim: select"));
+        if (next->empty()) break;
+        handler = std::move(*next);
+        const std::size_t n = wanted(*handler);
+        if (n > 0 && !claimable(c, *handler, now_ms, n, chosen)) {
+          return fail(describe(c, "claim: select"));
+        }
+      }
+      std::sort(chosen.begin(), chosen.end(),
+                [](const candidate& a, const candidate& b) { return a.id < b.id; });
+      if (chosen.size() > req.limit) chosen.resize(req.limit);
     }
+    if (chosen.empty()) return out;
+
+    // 2. Claim them in one write transaction. Each row is read again inside it: between the two
+    // steps another process (the CLI's replay) may have changed it.
     sqlite::transaction tx(c, "BEGIN IMMEDIATE");
-    if (tx.begin_rc() != SQLITE_OK) {
-      out.ok = false;
-      out.error = describe(c, "claim: begin");
-      return out;
-    }
-    {
-      // Arrival order: delivery ids grow with the event's arrival; a retry keeps its place.
-      sqlite::statement_use sel(
-          c.cached("SELECT d.handler, d.id, d.event_seq, d.attempts, d.round_attempts, e.endpoint, "
-                   "e.event_id, e.type, e.received_at, e.cloudevent "
-                   "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                   "WHERE d.state = 'pending' AND d.claim IS NULL AND d.next_attempt_at <= ?1 "
-                   "AND (?2 IS NULL OR d.handler = ?2) ORDER BY d.id"));
-      if (!sel) {
-        out.ok = false;
-        out.error = describe(c, "claim: prepare");
-        return out;
-      }
-      sel->bind(1, now_ms);
-      sel->bind(2, req.handler);
-      std::map<std::string, std::size_t, std::less<>> taken;
-      while (out.deliveries.size() < req.limit) {
-        const int rc = sel->step();
-        if (rc == SQLITE_DONE) break;
-        if (rc != SQLITE_ROW) {
-          out.ok = false;
-          out.error = describe(c, "claim: select");
-          out.deliveries.clear();
-          return out;
-        }
-        std::string handler = sel->text(0);
-        if (auto cap = req.capacity.find(handler); cap != req.capacity.end()) {
-          auto& n = taken[handler];
-          if (n >= cap->second) continue;  // this handler has no free slot: keep its order
-          ++n;
-        }
-        claimed_delivery d;
-        d.handler = std::move(handler);
-        d.delivery_id = sel->int64(1);
-        d.event_seq = sel->int64(2);
-        d.attempt = static_cast<unsigned>(sel->int64(3)) + 1;
-        d.round_attempt = static_cast<unsigned>(sel->int64(4)) + 1;
-        d.endpoint = sel->text(5);
-        d.event_id = sel->text(6);
-        d.type = sel->text(7);
-        d.received = from_ms(sel->int64(8));
-        d.cloudevent = sel->text(9);
-        out.deliveries.push_back(std::move(d));
-      }
-    }
-    sqlite::statement_use upd(c.cached(
-        "UPDATE deliveries SET claim = ?1, claimed_at = ?2 WHERE id = ?3 AND claim IS NULL"));
-    if (!upd) {
-      out.ok = false;
-      out.error = describe(c, "claim: prepare");
-      out.deliveries.clear();
-      return out;
-    }
-    for (const auto& d : out.deliveries) {
+    if (tx.begin_rc() != SQLITE_OK) return fail(describe(c, "claim: begin"));
+    sqlite::statement_use sel(
+        c.cached("SELECT d.handler, d.event_seq, d.attempts, d.round_attempts, e.endpoint, "
+                 "e.event_id, e.type, e.provider, e.subject, e.received_at, e.cloudevent "
+                 "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                 "WHERE d.id = ?1 AND d.state = 'pending' AND d.claim IS NULL "
+                 "AND d.next_attempt_at <= ?2"));
+    sqlite::statement_use upd(
+        c.cached("UPDATE deliveries SET claim = ?1, claimed_at = ?2 WHERE id = ?3"));
+    if (!sel || !upd) return fail(describe(c, "claim: prepare"));
+    out.deliveries.reserve(chosen.size());
+    for (const auto& cand : chosen) {
+      sel->reset();
+      sel->bind_all(cand.id, now_ms);
+      const int rc = sel->step();
+      if (rc == SQLITE_DONE) continue;  // no longer claimable
+      if (rc != SQLITE_ROW) return fail(describe(c, "claim: select"));
+      claimed_delivery d;
+      d.delivery_id = cand.id;
+      d.handler = sel->text(0);
+      d.event_seq = sel->int64(1);
+      d.attempt = static_cast<unsigned>(sel->int64(2)) + 1;
+      d.round_attempt = static_cast<unsigned>(sel->int64(3)) + 1;
+      d.endpoint = sel->text(4);
+      d.event_id = sel->text(5);
+      d.type = sel->text(6);
+      d.provider = sel->text(7);
+      d.subject = sel->text(8);
+      d.received = from_ms(sel->int64(9));
+      d.cloudevent = sel->text(10);
       upd->reset();
-      upd->bind_all(m.claim_token, now_ms, d.delivery_id);
-      if (upd->step() != SQLITE_DONE) {
-        out.ok = false;
-        out.error = describe(c, "claim: update");
-        out.deliveries.clear();
-        return out;
-      }
+      upd->bind_all(m.claim_token, now_ms, cand.id);
+      if (upd->step() != SQLITE_DONE) return fail(describe(c, "claim: update"));
+      out.deliveries.push_back(std::move(d));
     }
-    if (tx.commit() != SQLITE_OK) {
-      out.ok = false;
-      out.error = describe(c, "claim: commit");
-      out.deliveries.clear();
-    }
+    if (tx.commit() != SQLITE_OK) return fail(describe(c, "claim: commit"));
   } catch (const std::exception& e) {  // bad_alloc: nothing was claimed (rolled back)
-    out.ok = false;
-    out.error = e.what();
-    out.deliveries.clear();
+    return fail(e.what());
   }
   return out;
 }
@@ -204,8 +249,10 @@ std::optional<time_point> store::next_due_time() noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
-    sqlite::statement_use sel(m.delivery.cached(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND claim IS NULL"));
+    // deliveries_due holds exactly the unclaimed pending rows by due time: one index seek.
+    sqlite::statement_use sel(
+        m.delivery.cached("SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due "
+                          "WHERE state = 'pending' AND claim IS NULL"));
     if (!sel || sel->step() != SQLITE_ROW || sel->is_null(0)) return std::nullopt;
     return from_ms(sel->int64(0));
   } catch (...) {

@@ -77,6 +77,18 @@ CREATE TABLE attempts(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: the dispatcher's claim reads only deliveries it may take. Before it, a claim found
+// the pending deliveries through deliveries_by_state (every pending row, sorted in a temp B-tree
+// for each claim: O(backlog) per delivery, quadratic to drain a backlog, and all of it inside
+// the write lock the writer's group commits wait for). This partial index holds exactly the
+// claimable rows (pending, unclaimed), per handler in order of arrival, with the due time
+// beside the id, so a claim walks the first rows of each handler's range and never touches the
+// table for a row it does not take. Claimed, done and dead rows leave it.
+constexpr const char* schema_v2 = R"sql(
+CREATE INDEX deliveries_claimable ON deliveries(handler, id, next_attempt_at)
+  WHERE state = 'pending' AND claim IS NULL;
+)sql";
+
 struct migration {
   int version;  ///< user_version after applying it
   const char* sql;
@@ -85,6 +97,7 @@ struct migration {
 // Applied in order, all pending ones in one transaction. Append, never edit a shipped entry.
 constexpr migration migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
 static_assert(std::size(migrations) > 0 &&
               migrations[std::size(migrations) - 1].version == schema_version);

@@ -260,23 +260,29 @@ TEST_CASE("concurrent appends are committed in fewer transactions, each answered
   std::vector<std::atomic<int>> calls(total);
   std::vector<std::atomic<int>> accepted(total);
 
+  auto append = [&](int n) {
+    s.append(make("altoviz", "ev-" + std::to_string(n)), [&, n](append_status st) {
+      ++calls[static_cast<std::size_t>(n)];
+      if (st == append_status::accepted) ++accepted[static_cast<std::size_t>(n)];
+    });
+  };
   write_lock lock(opts.path);  // appends pile up while the first batch waits for the lock
+  // The writer takes the first append and waits for the lock with it; only then do the others
+  // come, so they are all still queued when the lock is released (however the threads run).
+  append(0);
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
         const int n = t * per_thread + i;
-        s.append(make("altoviz", "ev-" + std::to_string(n)), [&, n](append_status st) {
-          ++calls[static_cast<std::size_t>(n)];
-          if (st == append_status::accepted) ++accepted[static_cast<std::size_t>(n)];
-        });
+        if (n != 0) append(n);
       }
     });
   }
   for (auto& th : pool)
     th.join();
-  // Every append is now queued or in the one batch the writer took (it waits for the lock).
-  CHECK(s.stats_writer().queued > 0);
+  CHECK(s.stats_writer().queued == static_cast<std::size_t>(total - 1));
   lock.release();
 
   REQUIRE(eventually([&] { return s.stats_writer().accepted == total; }));
@@ -432,6 +438,31 @@ TEST_CASE("claims come in order of arrival and respect handler capacity", "[spoo
   REQUIRE(f.deliveries.size() == 2);
   CHECK(f.deliveries[0].event_id == "1");
   CHECK(f.deliveries[1].event_id == "5");
+}
+
+TEST_CASE("a claim that finds nothing to take does not wait for the write lock", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "1", {"busy", "later"})) == append_status::accepted);
+  const auto later = s.claim(req(1, "later"));
+  REQUIRE(later.deliveries.size() == 1);
+  REQUIRE(s.settle(later.deliveries[0].delivery_id, outcome::retry(clock.now() + 1h, "again")) ==
+          settle_status::settled);
+
+  // Another connection holds the write lock (as the writer does during a group commit): claims
+  // with nothing to take (nothing due, or no capacity) only read, and return at once.
+  write_lock lock(opts.path);
+  const auto none = s.claim(req(10, std::nullopt, {{"busy", 0}}));
+  CHECK(none.ok);
+  CHECK(none.deliveries.empty());
+  CHECK(s.claim(req(10, "later")).deliveries.empty());
+  CHECK(s.next_due_time() == clock.now());
+  lock.release();
+  const auto busy = s.claim(req(10));
+  REQUIRE(busy.deliveries.size() == 1);
+  CHECK(busy.deliveries[0].handler == "busy");
 }
 
 TEST_CASE("claims left by a crashed process are claimable after reopening", "[spool]") {
@@ -625,6 +656,67 @@ TEST_CASE("the schema version is set and a newer one is refused", "[spool][schem
   }
   CHECK_THROWS_WITH(store(opts), Catch::Contains(opts.path.string()) &&
                                      Catch::Contains("schema version 99 is newer"));
+}
+
+TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "[spool][schema]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  {
+    // A real v1 file, as hookd 827245c left it after kill -9 (see the dump's header).
+    std::filesystem::create_directories(opts.path.parent_path());
+    auto c = hookd::spool::sqlite::connection::open(opts.path,
+                                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    const auto dump = hookd::test::read_file(std::filesystem::path(HOOKD_SOURCE_DIR) /
+                                             "tests/spool/data/spool_v1.sql");
+    REQUIRE(!dump.empty());
+    REQUIRE(c.exec(dump.c_str()) == SQLITE_OK);
+    REQUIRE(c.query_int("PRAGMA user_version") == 1);
+  }
+  // After the dump's events came due, before its retries are due.
+  clock.ms = 1'796'039'448'000;
+  store s(opts);
+  {
+    auto c = raw(opts.path);
+    CHECK(c.query_int("PRAGMA user_version") == 2);
+    CHECK(c.query_int("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                      "AND name = 'deliveries_claimable'") == 1);
+    CHECK(c.query_int("SELECT COUNT(*) FROM events") == 3);
+    CHECK(c.query_int("SELECT COUNT(*) FROM deliveries") == 12);
+    CHECK(c.query_int("SELECT COUNT(*) FROM attempts") == 9);
+    CHECK(c.query_int("SELECT COUNT(*) FROM deliveries WHERE claim IS NOT NULL") == 0);
+  }
+  CHECK(integrity(opts.path) == "ok");
+
+  // The claim left by the killed process is free again; "slow" is the only handler with due
+  // deliveries, taken one at a time (capacity 1) in order of arrival.
+  auto first = s.claim(req(10, std::nullopt, {{"slow", 1}}));
+  REQUIRE(first.ok);
+  REQUIRE(first.deliveries.size() == 1);
+  CHECK(first.deliveries[0].delivery_id == 4);
+  CHECK(first.deliveries[0].event_id == "v1-0");
+  CHECK(first.deliveries[0].provider == "altoviz");
+  CHECK(first.deliveries[0].subject == "0");
+  CHECK(first.deliveries[0].attempt == 1);
+  auto rest = s.claim(req(10));
+  REQUIRE(rest.deliveries.size() == 2);
+  CHECK(rest.deliveries[0].delivery_id == 8);
+  CHECK(rest.deliveries[1].delivery_id == 12);
+  // What is left: "broken"'s retries, the earliest first.
+  CHECK(s.next_due_time() == time_point{std::chrono::milliseconds{1'796'041'595'745}});
+  CHECK(s.settle(4, outcome::done()) == settle_status::settled);
+
+  // Dead deliveries replay; the dedup keys still hold; new events come after the old ones.
+  CHECK(s.replay_dead() == 3);
+  CHECK(append_wait(s, make("altoviz", "v1-1")) == append_status::duplicate);
+  REQUIRE(append_wait(s, make("altoviz", "v2-0", {"hopeless"})) == append_status::accepted);
+  auto hopeless = s.claim(req(10, "hopeless"));
+  REQUIRE(hopeless.deliveries.size() == 4);
+  CHECK(hopeless.deliveries[0].event_id == "v1-0");
+  CHECK(hopeless.deliveries[0].attempt == 2);
+  CHECK(hopeless.deliveries[0].round_attempt == 1);
+  CHECK(hopeless.deliveries[3].event_id == "v2-0");
+  CHECK(s.stats().events == 4);
 }
 
 TEST_CASE("a full spool answers unavailable, keeps what it committed, and recovers",

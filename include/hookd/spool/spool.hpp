@@ -45,7 +45,7 @@ using time_point = std::chrono::system_clock::time_point;
 using clock_fn = std::function<time_point()>;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 enum class role {
   daemon,  ///< creates the file, takes the process lock, releases stale claims, runs the writer
@@ -119,6 +119,8 @@ struct claimed_delivery {
   std::string endpoint;
   std::string event_id;
   std::string type;
+  std::string provider;
+  std::string subject;
   time_point received;
   std::string cloudevent;
 };
@@ -258,7 +260,9 @@ class store {
   // ---- dispatcher (any thread, never throws) -----------------------------------------------
 
   /// Claims due pending deliveries (next attempt <= now, not claimed) in order of arrival,
-  /// marking them claimed in the same transaction.
+  /// marking them claimed in one transaction. Its cost grows with the number of handlers that
+  /// have pending deliveries and with the deliveries taken, not with the backlog; a claim that
+  /// finds nothing reads only and never takes SQLite's write lock.
   claim_result claim(const claim_request& req) noexcept;
   /// Records the attempt in the history and moves the delivery to its new state, un-claimed.
   settle_status settle(std::int64_t delivery_id, const outcome& o) noexcept;
