@@ -649,7 +649,7 @@ end
         """callgrind over a fixed number of requests (instructions are stable on a noisy machine),
         then perf stat (software counters) over a timed run."""
         a = self.args
-        out_dir = Path(a.profile_dir)
+        out_dir = Path(a.profile_dir).resolve()  # hookd runs in its own directory
         out_dir.mkdir(parents=True, exist_ok=True)
         if shutil.which("valgrind"):
             cg_out = out_dir / "callgrind.out"
