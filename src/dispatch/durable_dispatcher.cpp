@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <deque>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <random>
 #include <shared_mutex>
@@ -15,6 +17,13 @@
 namespace hookd::dispatch {
 
 using steady = std::chrono::steady_clock;
+
+namespace {
+/// Deliveries claimed per handler slot at once: one claim transaction for that many deliveries
+/// (at 1, every delivery was a write transaction of its own, serialized with the writer's group
+/// commits). Bounds the claimed-but-not-started deliveries of a handler to this many per slot.
+constexpr std::size_t claim_batch = 16;
+}  // namespace
 
 // ---- wakeup ----------------------------------------------------------------------------------
 
@@ -48,16 +57,23 @@ struct durable_dispatcher::state {
   std::shared_mutex spool_mu;
   bool spool_gone = false;
 
-  // Serializes "compute free slots, claim, count in flight" across workers: two workers must not
-  // both see a concurrency-1 handler's one free slot.
-  std::mutex claim_mu;
+  /// Per handler name: deliveries running, and claimed ones waiting in `ready`.
+  struct load {
+    std::size_t running = 0;
+    std::size_t queued = 0;
+  };
 
   mutable std::mutex mu;  // everything below
   std::condition_variable idle_cv;
   bool accepting = true;
   bool stopping = false;
-  std::map<std::string, std::size_t, std::less<>> in_flight;  // per handler
-  std::vector<bool> exited;                                   // per worker
+  // One worker claims at a time: the capacities it asks for are computed from `loads`, which
+  // only it changes upwards until its claim is in `ready`.
+  bool claiming = false;
+  // Claimed, not started yet, in the order claimed (arrival order for each handler).
+  std::deque<spool::claimed_delivery> ready;
+  std::map<std::string, load, std::less<>> loads;
+  std::vector<bool> exited;  // per worker
   std::size_t running_workers = 0;
   dispatch_counters counters;
 
@@ -66,6 +82,18 @@ struct durable_dispatcher::state {
   }
 
   void worker(unsigned index) noexcept;
+  /// Under `mu`: removes and returns the first ready delivery whose handler has a free slot,
+  /// counting it as running.
+  std::optional<spool::claimed_delivery> take_runnable();
+  /// Under `mu`: the claim that refills the handlers running short, or nullopt when none is.
+  std::optional<spool::claim_request> refill_request();
+  /// Under `mu`: ready deliveries that could start now (for waking other workers).
+  std::size_t runnable() const;
+  std::size_t slots(const std::string& handler) const noexcept;
+  /// Claims (the caller set `claiming`) and queues what it got. True when it got something;
+  /// `due` then stays unset, else it is the next due time if the spool knows one.
+  bool claim(const spool::claim_request& req, bool& failing, bool& claim_failed,
+             std::optional<spool::time_point>& due) noexcept;
   void run_one(const spool::claimed_delivery& d, std::mt19937_64& rng) noexcept;
   spool::outcome failed(const spool::claimed_delivery& d, std::string error,
                         std::mt19937_64& rng) const;
@@ -113,24 +141,16 @@ void durable_dispatcher::state::run_one(const spool::claimed_delivery& d,
       spdlog::error("dispatch: event {} from {}: handler {} is not configured; delivery is dead",
                     d.event_id, d.endpoint, d.handler);
     } else {
-      std::optional<event> ev;
-      try {
-        ev = from_cloudevent(json::parse(d.cloudevent));
-      } catch (const std::exception& e) {
-        // The stored text cannot change: retrying cannot help.
-        o = spool::outcome::dead(std::string("stored event cannot be read: ") + e.what());
-        spdlog::error("dispatch: event {} from {}: stored event cannot be read: {}", d.event_id,
-                      d.endpoint, e.what());
-      }
-      if (ev) {
-        const auto r = h->second->deliver(handlers::delivery{*ev, d.cloudevent, d.attempt});
-        if (r.ok) {
-          o = spool::outcome::done();
-          spdlog::debug("dispatch: {} delivered event {} ({} from {}), attempt {}", d.handler,
-                        d.event_id, d.type, d.endpoint, d.attempt);
-        } else {
-          o = failed(d, r.error, rng);
-        }
+      // The stored text is the event: handlers get it as it is, with the attributes the spool
+      // keeps beside it, so nothing is parsed again for each delivery.
+      const handlers::event_attributes attrs(d.event_id, d.type, d.endpoint, d.provider, d.subject);
+      const auto r = h->second->deliver(handlers::delivery{attrs, d.cloudevent, d.attempt});
+      if (r.ok) {
+        o = spool::outcome::done();
+        spdlog::debug("dispatch: {} delivered event {} ({} from {}), attempt {}", d.handler,
+                      d.event_id, d.type, d.endpoint, d.attempt);
+      } else {
+        o = failed(d, r.error, rng);
       }
     }
   } catch (const std::exception& e) {
@@ -204,14 +224,139 @@ void durable_dispatcher::state::settle(const spool::claimed_delivery& d,
 }
 
 void durable_dispatcher::state::finished(const spool::claimed_delivery& d) noexcept {
+  bool stop_waits = false;
   {
     std::lock_guard lock(mu);
-    if (auto it = in_flight.find(d.handler); it != in_flight.end() && it->second > 0) --it->second;
+    if (auto it = loads.find(d.handler); it != loads.end() && it->second.running > 0) {
+      --it->second.running;
+    }
     --counters.in_flight;
+    stop_waits = stopping;
   }
-  idle_cv.notify_all();
-  // A slot is free again, and the settle may have made something due: let idle workers look.
-  opts.wake->notify();
+  // No wake-up for the other workers: the slot freed here is this worker's next delivery (it
+  // looks for one at once), and waking every idle worker after each delivery cost more context
+  // switches than deliveries on a busy machine.
+  if (stop_waits) idle_cv.notify_all();
+}
+
+std::size_t durable_dispatcher::state::slots(const std::string& handler) const noexcept {
+  const auto it = handlers.find(handler);
+  // A handler no longer configured: its deliveries are only settled dead, any number at once.
+  if (it == handlers.end() || !it->second) return std::numeric_limits<std::size_t>::max();
+  return std::max(1U, it->second->concurrency());
+}
+
+std::optional<spool::claimed_delivery> durable_dispatcher::state::take_runnable() {
+  for (auto it = ready.begin(); it != ready.end(); ++it) {
+    auto& l = loads[it->handler];
+    if (l.running >= slots(it->handler)) continue;
+    // The first of its handler in `ready`: a concurrency-1 handler's deliveries start one after
+    // the other, in the order they were claimed.
+    ++l.running;
+    --l.queued;
+    ++counters.in_flight;
+    std::optional<spool::claimed_delivery> d(std::move(*it));
+    ready.erase(it);
+    return d;
+  }
+  return std::nullopt;
+}
+
+std::size_t durable_dispatcher::state::runnable() const {
+  std::map<std::string_view, std::size_t> starting;
+  std::size_t n = 0;
+  for (const auto& d : ready) {
+    const auto l = loads.find(d.handler);
+    const std::size_t running = (l != loads.end() ? l->second.running : 0) + starting[d.handler];
+    if (running < slots(d.handler)) {
+      ++starting[d.handler];
+      ++n;
+    }
+  }
+  return n;
+}
+
+std::optional<spool::claim_request> durable_dispatcher::state::refill_request() {
+  spool::claim_request req;
+  req.limit = 0;
+  for (const auto& [name, h] : handlers) {
+    const std::size_t n = slots(name);
+    const auto& l = loads[name];
+    std::size_t want = 0;
+    // Refill when fewer deliveries wait than the handler has slots, up to claim_batch per slot:
+    // one claim transaction for many deliveries, made while the last ones still run.
+    if (l.queued < n) {
+      const std::size_t target = n * claim_batch;
+      const std::size_t have = l.queued + l.running;
+      want = target > have ? target - have : 0;
+    }
+    req.capacity[name] = want;
+    req.limit += want;
+  }
+  // No handler configured at all: deliveries named in the spool are only settled dead.
+  if (handlers.empty()) req.limit = claim_batch;
+  if (req.limit == 0) return std::nullopt;
+  return req;
+}
+
+bool durable_dispatcher::state::claim(const spool::claim_request& req, bool& failing,
+                                      bool& claim_failed,
+                                      std::optional<spool::time_point>& due) noexcept {
+  const auto claim_time = now();
+  bool got = false;
+  bool more_runnable = false;
+  claim_failed = false;
+  try {
+    std::shared_lock spool_lock(spool_mu);
+    if (spool_gone) {
+      std::lock_guard lock(mu);
+      claiming = false;
+      return false;
+    }
+    auto r = spool->claim(req);
+    if (!r.ok) {
+      claim_failed = true;
+      count(&dispatch_counters::claim_errors);
+      if (!failing) spdlog::error("dispatch: cannot claim deliveries: {}", r.error);
+      failing = true;
+    } else {
+      if (failing) spdlog::info("dispatch: claiming deliveries again");
+      failing = false;
+    }
+    bool stop_now = false;
+    {
+      std::lock_guard lock(mu);
+      claiming = false;
+      stop_now = stopping;
+      if (!stop_now) {
+        for (auto& d : r.deliveries) {
+          ++loads[d.handler].queued;
+          ready.push_back(std::move(d));
+        }
+        got = !r.deliveries.empty();
+        more_runnable = runnable() > 1;
+      }
+    }
+    if (stop_now) {
+      // Claimed but not started: give them back, due again at once (no attempt counted).
+      for (const auto& d : r.deliveries)
+        spool->release(d.delivery_id);
+      return false;
+    }
+    if (!got && !claim_failed) {
+      // Due after our claim looked: wake then. Due before: it belongs to a handler with no
+      // capacity left, and the worker running it claims again when it needs more.
+      const auto next = spool->next_due_time();
+      if (next && *next > claim_time) due = next;
+    }
+  } catch (...) {  // bad_alloc: nothing was queued; try again after a pause
+    std::lock_guard lock(mu);
+    claiming = false;
+    claim_failed = true;
+  }
+  // This worker runs one of them; the others are for idle workers.
+  if (more_runnable) opts.wake->notify();
+  return got;
 }
 
 void durable_dispatcher::state::worker(unsigned index) noexcept {
@@ -221,85 +366,39 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
   bool failing = false;  // log claim failures on transitions only
   for (;;) {
     const auto seen = opts.wake->generation();
+    std::optional<spool::claimed_delivery> next;
+    std::optional<spool::claim_request> req;
     {
       std::lock_guard lock(mu);
       if (stopping) break;
-    }
-    const auto claim_time = now();
-    std::optional<spool::claimed_delivery> claimed;
-    bool claim_failed = false;
-    try {
-      std::lock_guard claim_lock(claim_mu);
-      spool::claim_request req;
-      req.limit = 1;
-      bool any_free = handlers.empty();
-      {
-        std::lock_guard lock(mu);
-        for (const auto& [name, h] : handlers) {
-          const std::size_t slots = std::max(1U, h->concurrency());
-          const auto it = in_flight.find(name);
-          const std::size_t busy = it == in_flight.end() ? 0 : it->second;
-          req.capacity[name] = slots > busy ? slots - busy : 0;
-          any_free = any_free || slots > busy;
+      try {
+        next = take_runnable();
+        if (!next && !claiming) {
+          req = refill_request();
+          claiming = req.has_value();
         }
+      } catch (...) {  // bad_alloc: nothing taken, nothing claimed; look again after a pause
+        next.reset();
+        req.reset();
       }
-      spool::claim_result r;
-      {
-        std::shared_lock spool_lock(spool_mu);
-        if (spool_gone) break;
-        // Every handler busy: a claim could only take the write lock the writer thread needs
-        // for nothing (deliveries to unconfigured handlers wait for a free slot).
-        if (any_free) r = spool->claim(req);
-      }
-      if (!r.ok) {
-        claim_failed = true;
-        count(&dispatch_counters::claim_errors);
-        if (!failing) spdlog::error("dispatch: cannot claim deliveries: {}", r.error);
-        failing = true;
-      } else {
-        if (failing) spdlog::info("dispatch: claiming deliveries again");
-        failing = false;
-        if (!r.deliveries.empty()) {
-          claimed = std::move(r.deliveries.front());
-          std::lock_guard lock(mu);
-          ++in_flight[claimed->handler];
-          ++counters.in_flight;
-        }
-      }
-    } catch (...) {  // bad_alloc building the request: try again after a pause
-      claim_failed = true;
     }
-
-    if (claimed) {
-      bool stop_now = false;
-      {
-        std::lock_guard lock(mu);
-        stop_now = stopping;
-      }
-      if (stop_now) {
-        // Claimed but not started: give it back, due again at once (no attempt counted).
-        std::shared_lock spool_lock(spool_mu);
-        if (!spool_gone) spool->release(claimed->delivery_id);
-        spool_lock.unlock();
-        finished(*claimed);
-        break;
-      }
-      run_one(*claimed, rng);
+    if (next) {
+      run_one(*next, rng);
       continue;
     }
 
-    // Nothing to do now: sleep until woken, the next due time, or max_idle.
+    // Nothing to start now: refill, or sleep until woken (a commit, a claim with more than one
+    // worker's share, stop), the next due time, or max_idle.
     auto deadline = steady::now() + opts.max_idle;
-    if (!claim_failed) {
+    if (req) {
+      bool claim_failed = false;
       std::optional<spool::time_point> due;
+      if (claim(*req, failing, claim_failed, due)) continue;
       {
         std::shared_lock spool_lock(spool_mu);
         if (spool_gone) break;
-        due = spool->next_due_time();
       }
-      // Due after our claim looked: wake then. Due before: it belongs to a handler with no free
-      // slot, and the settle that frees one notifies us.
-      if (due && *due > claim_time) {
+      if (due) {
         const auto in = std::max(*due - now(), spool::time_point::duration::zero());
         deadline =
             std::min(deadline, steady::now() + std::chrono::duration_cast<steady::duration>(in));
@@ -411,6 +510,16 @@ void durable_dispatcher::stop(duration grace) {
   {
     // Waits for a claim or settle in progress; afterwards no worker reaches the spool.
     std::unique_lock spool_lock(s.spool_mu);
+    // Claimed but not started: give them back, due again at the next start (no attempt
+    // counted). No worker adds to `ready` once `stopping` is set.
+    std::deque<spool::claimed_delivery> unstarted;
+    {
+      std::lock_guard lock(s.mu);
+      unstarted.swap(s.ready);
+      s.loads.clear();
+    }
+    for (const auto& d : unstarted)
+      s.spool->release(d.delivery_id);
     s.spool_gone = true;
   }
   std::vector<bool> exited;

@@ -61,20 +61,25 @@ struct dispatch_counters {
 /// request is answered); a pool of worker threads claims due deliveries from the spool, runs the
 /// handler, and settles the delivery: done, retried later with backoff (retry.hpp), or dead.
 ///
-/// - Order and concurrency: each claim passes every handler's free concurrency slots as the
-///   claim's capacity, and claims are serialized inside the process, so a handler never runs
-///   more than concurrency() deliveries at once, and a concurrency-1 handler gets due deliveries
-///   one at a time in order of arrival. A delivery waiting for a retry does not hold back later
-///   events (no head-of-line blocking): order is the order of first attempts.
+/// - Claims: one claim transaction takes up to 16 due deliveries per concurrency slot of each
+///   handler running short (fewer waiting than it has slots), in order of arrival; they wait in
+///   the process, claimed, until a worker starts them. One worker claims at a time.
+/// - Order and concurrency: a worker starts the first waiting delivery whose handler has a free
+///   slot, so a handler never runs more than concurrency() deliveries at once, and a
+///   concurrency-1 handler gets due deliveries one at a time in order of arrival. A delivery
+///   waiting for a retry does not hold back later events (no head-of-line blocking): order is
+///   the order of first attempts.
+/// - Handlers get the stored event text as it is, with the attributes the spool keeps beside it
+///   (handlers::event_attributes): nothing is parsed again per delivery.
 /// - A handler named in the spool but absent from `handlers` (the config changed between runs)
 ///   has its deliveries settled dead with "handler X is not configured": visible in
 ///   `hookd events list --state dead`, replayable once the handler is configured again.
-/// - A stored event that cannot be parsed back is settled dead (it can never succeed).
 /// - An exception escaping a handler (deliver() is noexcept, but just in case) or the worker's
 ///   own code is caught by one catch-all per attempt, logged, counted, and retried by the policy.
-/// - Waiting: workers sleep until the wakeup is notified (spool commit, a settle, stop) or the
-///   next due delivery's time, at most `max_idle` (1 s): retries come due, and replays made by
-///   another process (the CLI) are picked up without a restart.
+/// - Waiting: a worker that finishes a delivery looks for the next one itself; idle workers
+///   sleep until the wakeup is notified (spool commit, a claim with work for more than one
+///   worker, stop) or the next due delivery's time, at most `max_idle` (1 s): retries come due,
+///   and replays made by another process (the CLI) are picked up without a restart.
 ///
 /// Thread-safety: submit(), wake(), stop(), reopen() and counters() may be called from any
 /// thread. Ownership: shares its handlers; uses `spool`, which must outlive this object (or at
@@ -127,7 +132,8 @@ class durable_dispatcher final : public event_sink {
   void wake() noexcept;
 
   /// Stops claiming and accepting; waits up to `grace` for the deliveries in flight to finish and
-  /// be settled; claimed deliveries not yet started are released (due again at once). A delivery
+  /// be settled; claimed deliveries not yet started are released (due again at once, no attempt
+  /// counted). A delivery
   /// still running at the deadline keeps its claim in the spool (the next daemon start releases
   /// it, and it runs again: at least once); its thread is left to finish on its own and never
   /// touches the spool again. Idempotent.
