@@ -1,3 +1,4 @@
+#include <mutex>
 #include <utility>
 
 #include <sqlite3.h>
@@ -62,7 +63,22 @@ bool statement::is_null(int column) const noexcept {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
+namespace {
+
+// SQLite counts every allocation under a global mutex by default (SQLITE_DEFAULT_MEMSTATUS);
+// hookd never reads those counters (sqlite3_memory_used and friends), and the lock and unlock
+// around each malloc and free were about 3 % of the instructions spent per event. Must run before
+// SQLite initializes; if something else in the process initialized it first, this fails
+// harmlessly and the counters stay on.
+void configure_sqlite() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
+
 connection connection::open(const std::filesystem::path& file, int flags) {
+  configure_sqlite();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
   connection c;
@@ -103,6 +119,14 @@ connection& connection::operator=(connection&& other) noexcept {
 
 int connection::exec(const char* sql) noexcept {
   return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+}
+
+int connection::run(const char* sql) noexcept {
+  statement* s = cached(sql);
+  if (s == nullptr) return extended_errcode();
+  const int rc = s->step();
+  s->reset();
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 void connection::exec_or_throw(const char* sql, std::string_view what) {
@@ -167,18 +191,18 @@ std::optional<std::int64_t> connection::query_int(const char* sql) noexcept {
 }
 
 transaction::transaction(connection& c, const char* begin) noexcept
-    : conn_(c), begin_rc_(c.exec(begin)) {
+    : conn_(c), begin_rc_(c.run(begin)) {
   done_ = begin_rc_ != SQLITE_OK;
 }
 
 transaction::~transaction() {
   // A failed COMMIT (or any failed statement) may already have rolled back; only roll back
   // what is still open.
-  if (!done_ && !conn_.autocommit()) conn_.exec("ROLLBACK");
+  if (!done_ && !conn_.autocommit()) conn_.run("ROLLBACK");
 }
 
 int transaction::commit() noexcept {
-  const int rc = conn_.exec("COMMIT");
+  const int rc = conn_.run("COMMIT");
   if (rc == SQLITE_OK) done_ = true;
   return rc;
 }

@@ -432,12 +432,12 @@ void store::impl::writer_loop() {
 int store::impl::append_one(const record& r, std::int64_t now_ms, append_status& result) {
   result = append_status::unavailable;
   // A savepoint per event: a problem with one event (say, SQLITE_TOOBIG) fails that event only.
-  if (const int rc = writer.exec("SAVEPOINT append_one"); rc != SQLITE_OK) return rc;
+  if (const int rc = writer.run("SAVEPOINT append_one"); rc != SQLITE_OK) return rc;
   auto fail = [&](int rc) {
     batch_error = writer.errmsg();                // now: resetting the statement clears it
     if (sqlite::is_environmental(rc)) return rc;  // the whole batch rolls back
-    writer.exec("ROLLBACK TO append_one");
-    writer.exec("RELEASE append_one");
+    writer.run("ROLLBACK TO append_one");
+    writer.run("RELEASE append_one");
     spdlog::warn("spool: cannot store event {} from {}: {}", r.event_id, r.endpoint,
                  writer.errmsg());
     return writer.autocommit() ? rc : SQLITE_OK;
@@ -450,7 +450,7 @@ int store::impl::append_one(const record& r, std::int64_t now_ms, append_status&
   if (const int rc = key->step(); rc != SQLITE_DONE) return fail(rc);
   if (writer.changes() == 0) {
     result = append_status::duplicate;
-    writer.exec("RELEASE append_one");
+    writer.run("RELEASE append_one");
     return SQLITE_OK;
   }
 
@@ -472,7 +472,7 @@ int store::impl::append_one(const record& r, std::int64_t now_ms, append_status&
     del->bind_all(seq, h, now_ms);
     if (const int rc = del->step(); rc != SQLITE_DONE) return fail(rc);
   }
-  if (const int rc = writer.exec("RELEASE append_one"); rc != SQLITE_OK) return rc;
+  if (const int rc = writer.run("RELEASE append_one"); rc != SQLITE_OK) return rc;
   result = append_status::accepted;
   return SQLITE_OK;
 }

@@ -107,6 +107,10 @@ class connection {
 
   /// Runs one or more statements without results. Returns the SQLite result code.
   int exec(const char* sql) noexcept;
+  /// Runs one statement without results (BEGIN, COMMIT, SAVEPOINT, ...) from the cache:
+  /// exec() prepares its SQL again at every call, which costs more than running it. Returns
+  /// SQLITE_OK or the failing result code.
+  int run(const char* sql) noexcept;
   /// Start-up only: throws sqlite::error("<file>: <what>: <sqlite message>") on failure.
   void exec_or_throw(const char* sql, std::string_view what);
   /// The cached statement for `sql`, prepared on first use; nullptr when preparing fails
