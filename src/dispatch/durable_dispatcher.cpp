@@ -47,7 +47,7 @@ void wakeup::wait(std::uint64_t seen, steady::time_point deadline) const {
 
 // ---- shared state ----------------------------------------------------------------------------
 
-struct durable_dispatcher::state {
+struct durable_dispatcher::state : std::enable_shared_from_this<durable_dispatcher::state> {
   spool::store* spool = nullptr;
   handler_map handlers;
   options opts;
@@ -75,6 +75,7 @@ struct durable_dispatcher::state {
   std::map<std::string, load, std::less<>> loads;
   std::vector<bool> exited;  // per worker
   std::size_t running_workers = 0;
+  std::size_t unsettled = 0;  // outcomes handed to the spool, not committed yet
   dispatch_counters counters;
 
   spool::time_point now() const {
@@ -194,33 +195,46 @@ void durable_dispatcher::state::run_one(const spool::claimed_delivery& d,
 
 void durable_dispatcher::state::settle(const spool::claimed_delivery& d,
                                        const spool::outcome& o) noexcept {
-  // A settle that cannot commit (the file locked beyond the busy timeout, disk trouble) is tried
-  // a few times; after that the claim stays and the next start delivers again (at least once).
-  for (int i = 0; i < 5; ++i) {
-    {
-      std::shared_lock lock(spool_mu);
-      if (spool_gone) {
-        spdlog::warn(
-            "dispatch: {} finished event {} after the shutdown grace; its claim stays and "
-            "it is delivered again at the next start",
-            d.handler, d.event_id);
-        return;
-      }
-      const auto st = spool->settle(d.delivery_id, o);
-      if (st == spool::settle_status::settled) return;
+  try {
+    std::shared_lock lock(spool_mu);
+    if (spool_gone) {
+      spdlog::warn(
+          "dispatch: {} finished event {} after the shutdown grace; its claim stays and "
+          "it is delivered again at the next start",
+          d.handler, d.event_id);
+      return;
+    }
+    // Recorded with the spool writer's next group commit; the slot is free at once (a crash
+    // before that commit delivers it again: at least once). Errors are only reported here.
+    std::function<void(spool::settle_status)> done = [self = shared_from_this(), id = d.delivery_id,
+                                                      event_id = d.event_id, handler = d.handler](
+                                                         spool::settle_status st) {
       if (st == spool::settle_status::not_claimed) {
         spdlog::warn("dispatch: delivery {} of event {} to {} was no longer claimed when settled",
-                     d.delivery_id, d.event_id, d.handler);
-        return;
+                     id, event_id, handler);
+      } else if (st == spool::settle_status::unavailable) {
+        self->count(&dispatch_counters::settle_errors);
+        spdlog::error(
+            "dispatch: cannot record the result of {} on event {} in the spool; it stays "
+            "claimed and is delivered again at the next start",
+            handler, event_id);
       }
+      bool stop_waits = false;
+      {
+        std::lock_guard state_lock(self->mu);
+        --self->unsettled;
+        stop_waits = self->stopping;
+      }
+      if (stop_waits) self->idle_cv.notify_all();
+    };
+    {
+      std::lock_guard state_lock(mu);
+      ++unsettled;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 * (i + 1)));
+    spool->settle_async(d.delivery_id, o, std::move(done));  // calls `done` exactly once
+  } catch (...) {  // bad_alloc capturing the completion: the claim stays (at least once)
+    count(&dispatch_counters::settle_errors);
   }
-  count(&dispatch_counters::settle_errors);
-  spdlog::error(
-      "dispatch: cannot record the result of {} on event {} in the spool; it stays "
-      "claimed and is delivered again at the next start",
-      d.handler, d.event_id);
 }
 
 void durable_dispatcher::state::finished(const spool::claimed_delivery& d) noexcept {
@@ -504,7 +518,9 @@ void durable_dispatcher::stop(duration grace) {
   std::size_t abandoned = 0;
   {
     std::unique_lock lock(s.mu);
-    s.idle_cv.wait_until(lock, steady::now() + grace, [&] { return s.running_workers == 0; });
+    // Finished means settled: the outcomes handed to the spool are committed too.
+    s.idle_cv.wait_until(lock, steady::now() + grace,
+                         [&] { return s.running_workers == 0 && s.unsettled == 0; });
     abandoned = s.counters.in_flight;
   }
   {

@@ -126,7 +126,7 @@ claim_result store::claim(const claim_request& req) noexcept {
 
     // 2. Claim them in one write transaction. Each row is read again inside it: between the two
     // steps another process (the CLI's replay) may have changed it.
-    sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+    write_transaction tx(m.write_mu, c);
     if (tx.begin_rc() != SQLITE_OK) return fail(describe(c, "claim: begin"));
     sqlite::statement_use sel(
         c.cached("SELECT d.handler, d.event_seq, d.attempts, d.round_attempts, e.endpoint, "
@@ -169,50 +169,88 @@ claim_result store::claim(const claim_request& req) noexcept {
   return out;
 }
 
+int settle_in(sqlite::connection& c, std::int64_t claim_token, std::int64_t delivery_id,
+              const outcome& o, std::int64_t now_ms, settle_status& status) {
+  status = settle_status::unavailable;
+  std::int64_t attempts = 0;
+  std::int64_t started = now_ms;
+  {
+    sqlite::statement_use sel(
+        c.cached("SELECT attempts, claimed_at FROM deliveries WHERE id = ?1 AND claim = ?2"));
+    if (!sel) return c.extended_errcode();
+    sel->bind_all(delivery_id, claim_token);
+    const int rc = sel->step();
+    if (rc == SQLITE_DONE) {
+      status = settle_status::not_claimed;
+      return SQLITE_OK;
+    }
+    if (rc != SQLITE_ROW) return rc;
+    attempts = sel->int64(0);
+    if (!sel->is_null(1)) started = sel->int64(1);
+  }
+  const bool ok = o.state == delivery_state::done;
+  {
+    sqlite::statement_use ins(
+        c.cached("INSERT INTO attempts(delivery_id, number, started_at, finished_at, ok, error) "
+                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+    if (!ins) return c.extended_errcode();
+    ins->bind_all(delivery_id, attempts + 1, started, now_ms, std::int64_t{ok ? 1 : 0},
+                  ok ? std::string_view() : std::string_view(o.error));
+    if (const int rc = ins->step(); rc != SQLITE_DONE) return rc;
+  }
+  {
+    sqlite::statement_use upd(
+        c.cached("UPDATE deliveries SET state = ?2, attempts = attempts + 1, "
+                 "round_attempts = round_attempts + 1, next_attempt_at = ?3, last_error = ?4, "
+                 "claim = NULL, claimed_at = NULL, updated_at = ?5 WHERE id = ?1"));
+    if (!upd) return c.extended_errcode();
+    const std::int64_t next = o.state == delivery_state::pending ? to_ms(o.retry_at) : now_ms;
+    upd->bind_all(delivery_id, to_string(o.state), next,
+                  ok ? std::string_view() : std::string_view(o.error), now_ms);
+    if (const int rc = upd->step(); rc != SQLITE_DONE) return rc;
+  }
+  status = settle_status::settled;
+  return SQLITE_OK;
+}
+
 settle_status store::settle(std::int64_t delivery_id, const outcome& o) noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
-    auto& c = m.delivery;
-    const std::int64_t now_ms = to_ms(m.now());
-    sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+    write_transaction tx(m.write_mu, m.delivery);
     if (tx.begin_rc() != SQLITE_OK) return settle_status::unavailable;
-    std::int64_t attempts = 0;
-    std::int64_t started = now_ms;
-    {
-      sqlite::statement_use sel(
-          c.cached("SELECT attempts, claimed_at FROM deliveries WHERE id = ?1 AND claim = ?2"));
-      if (!sel) return settle_status::unavailable;
-      sel->bind_all(delivery_id, m.claim_token);
-      const int rc = sel->step();
-      if (rc == SQLITE_DONE) return settle_status::not_claimed;
-      if (rc != SQLITE_ROW) return settle_status::unavailable;
-      attempts = sel->int64(0);
-      if (!sel->is_null(1)) started = sel->int64(1);
+    settle_status status = settle_status::unavailable;
+    if (settle_in(m.delivery, m.claim_token, delivery_id, o, to_ms(m.now()), status) != SQLITE_OK) {
+      return settle_status::unavailable;
     }
-    const bool ok = o.state == delivery_state::done;
-    {
-      sqlite::statement_use ins(
-          c.cached("INSERT INTO attempts(delivery_id, number, started_at, finished_at, ok, error) "
-                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
-      if (!ins) return settle_status::unavailable;
-      ins->bind_all(delivery_id, attempts + 1, started, now_ms, std::int64_t{ok ? 1 : 0},
-                    ok ? std::string() : o.error);
-      if (ins->step() != SQLITE_DONE) return settle_status::unavailable;
-    }
-    {
-      sqlite::statement_use upd(
-          c.cached("UPDATE deliveries SET state = ?2, attempts = attempts + 1, "
-                   "round_attempts = round_attempts + 1, next_attempt_at = ?3, last_error = ?4, "
-                   "claim = NULL, claimed_at = NULL, updated_at = ?5 WHERE id = ?1"));
-      if (!upd) return settle_status::unavailable;
-      const std::int64_t next = o.state == delivery_state::pending ? to_ms(o.retry_at) : now_ms;
-      upd->bind_all(delivery_id, to_string(o.state), next, ok ? std::string() : o.error, now_ms);
-      if (upd->step() != SQLITE_DONE) return settle_status::unavailable;
-    }
+    if (status == settle_status::not_claimed) return status;
     return tx.commit() == SQLITE_OK ? settle_status::settled : settle_status::unavailable;
   } catch (...) {  // bad_alloc: rolled back, the claim stays
     return settle_status::unavailable;
+  }
+}
+
+void store::settle_async(std::int64_t delivery_id, outcome o,
+                         std::function<void(settle_status)> done) noexcept {
+  auto& m = *impl_;
+  bool queued = false;
+  try {
+    std::lock_guard lk(m.queue_mu);
+    if (m.writer_thread.joinable()) {
+      m.settles.push_back(queued_settle{delivery_id, std::move(o), std::move(done), 0});
+      queued = true;
+    }
+  } catch (...) {  // bad_alloc while queueing: settled at once below
+  }
+  if (queued) {
+    m.queue_cv.notify_one();
+    return;
+  }
+  // No writer thread (a client, or the writer is gone): settle here.
+  const auto status = settle(delivery_id, o);
+  try {
+    if (done) done(status);
+  } catch (...) {  // a completion must not throw
   }
 }
 
@@ -220,6 +258,7 @@ bool store::release(std::int64_t delivery_id) noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
+    std::lock_guard wl(m.write_mu);
     sqlite::statement_use upd(m.delivery.cached(
         "UPDATE deliveries SET claim = NULL, claimed_at = NULL WHERE id = ?1 AND claim = ?2"));
     if (!upd) return false;
@@ -234,6 +273,7 @@ std::optional<std::size_t> store::release_all() noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
+    std::lock_guard wl(m.write_mu);
     sqlite::statement_use upd(m.delivery.cached(
         "UPDATE deliveries SET claim = NULL, claimed_at = NULL WHERE claim = ?1"));
     if (!upd) return std::nullopt;
@@ -266,7 +306,7 @@ std::size_t store::replay(const std::vector<std::string>& ids,
   std::lock_guard lk(m.delivery_mu);
   auto& c = m.delivery;
   const std::int64_t now_ms = to_ms(m.now());
-  sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+  write_transaction tx(m.write_mu, c);
   if (tx.begin_rc() != SQLITE_OK) throw sqlite::error(tx.begin_rc(), describe(c, "replay"));
   std::size_t changed = 0;
   {
@@ -295,6 +335,7 @@ std::size_t store::replay(const std::vector<std::string>& ids,
 std::size_t store::replay_dead(const std::optional<std::string>& handler) {
   auto& m = *impl_;
   std::lock_guard lk(m.delivery_mu);
+  std::lock_guard wl(m.write_mu);
   auto& c = m.delivery;
   sqlite::statement_use upd(
       c.cached("UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, "

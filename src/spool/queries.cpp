@@ -223,7 +223,7 @@ purge_result store::impl::maintain_impl() {
   // An event goes only when every delivery is done and nothing about it changed within the
   // retention (so an event delivered late is still kept that long); pending or dead: never.
   auto run = [&](const char* sql, std::int64_t cutoff, std::size_t& counter) -> bool {
-    sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+    write_transaction tx(write_mu, c);
     if (tx.begin_rc() != SQLITE_OK) fail(c, tx.begin_rc(), "purge");
     std::int64_t n = 0;
     {

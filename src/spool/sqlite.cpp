@@ -24,7 +24,9 @@ void statement::bind(int index, std::int64_t value) noexcept {
 }
 
 void statement::bind(int index, std::string_view value) noexcept {
-  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  // A null pointer would bind SQL NULL: an empty view (std::string_view{}) is the empty text.
+  const char* text = value.data() != nullptr ? value.data() : "";
+  sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
 void statement::bind(int index, const std::optional<std::string>& value) noexcept {

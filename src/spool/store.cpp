@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <iterator>
 #include <random>
 #include <string>
 #include <sys/file.h>
@@ -21,6 +22,9 @@ namespace hookd::spool {
 namespace {
 
 constexpr std::size_t recent_batches = 64;
+/// Batches an outcome goes with before it is given up (its claim then stays until the next
+/// start, which delivers it again: at least once).
+constexpr unsigned max_settle_tries = 5;
 
 // Version 1. Times are integer milliseconds since the Unix epoch.
 // - events: one row per accepted event; `seq` is the arrival order. Not unique on
@@ -303,8 +307,8 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
     m.default_max_pages = first.query_int("PRAGMA max_page_count").value_or(1073741823);
     m.wanted_max_size = m.opts.max_size;
     m.writer = std::move(first);
-    // Settling a delivery need not wait for fsync: losing a settle to a power cut means one
-    // more delivery (at-least-once), never a lost event.
+    // Claims (and release, replay) need not wait for fsync: losing one to a power cut means
+    // one more delivery (at least once), never a lost event. Outcomes go through the writer.
     m.delivery = open_connection(m.opts, false, "PRAGMA synchronous = NORMAL");
   } else {
     m.delivery = std::move(first);
@@ -396,10 +400,15 @@ void store::impl::writer_loop() {
   using steady = std::chrono::steady_clock;
   auto next_maintenance = steady::now() + opts.maintenance_interval;
   std::vector<queued_append> batch;
+  std::vector<queued_settle> outcomes;
   std::unique_lock lk(queue_mu);
   for (;;) {
-    queue_cv.wait_until(lk, next_maintenance, [&] { return stopping || !queue.empty(); });
-    if (!queue.empty()) {
+    queue_cv.wait_until(lk, next_maintenance,
+                        [&] { return stopping || !queue.empty() || !settles.empty(); });
+    // Outcomes a failed batch left go with the next batch, or alone at the next maintenance
+    // or at stop, so a failing disk is not retried in a loop.
+    const bool retry = !settles_retry.empty() && (stopping || steady::now() >= next_maintenance);
+    if (!queue.empty() || !settles.empty() || retry) {
       const std::size_t n = std::min(queue.size(), opts.max_batch);
       batch.clear();
       batch.reserve(n);
@@ -407,8 +416,13 @@ void store::impl::writer_loop() {
         batch.push_back(std::move(queue.front()));
         queue.pop_front();
       }
+      outcomes.clear();
+      std::move(settles_retry.begin(), settles_retry.end(), std::back_inserter(outcomes));
+      settles_retry.clear();
+      std::move(settles.begin(), settles.end(), std::back_inserter(outcomes));
+      settles.clear();
       lk.unlock();
-      commit_batch(batch);
+      commit_batch(batch, outcomes);
       lk.lock();
     } else if (stopping) {
       break;  // everything queued before stop() has been committed or answered
@@ -429,72 +443,103 @@ void store::impl::writer_loop() {
   }
 }
 
-int store::impl::append_one(const record& r, std::int64_t now_ms, append_status& result) {
-  result = append_status::unavailable;
-  // A savepoint per event: a problem with one event (say, SQLITE_TOOBIG) fails that event only.
-  if (const int rc = writer.run("SAVEPOINT append_one"); rc != SQLITE_OK) return rc;
-  auto fail = [&](int rc) {
-    batch_error = writer.errmsg();                // now: resetting the statement clears it
-    if (sqlite::is_environmental(rc)) return rc;  // the whole batch rolls back
-    writer.run("ROLLBACK TO append_one");
-    writer.run("RELEASE append_one");
-    spdlog::warn("spool: cannot store event {} from {}: {}", r.event_id, r.endpoint,
-                 writer.errmsg());
-    return writer.autocommit() ? rc : SQLITE_OK;
-  };
-
-  sqlite::statement_use key(writer.cached(
-      "INSERT OR IGNORE INTO dedup_keys(endpoint, event_id, first_seen) VALUES(?1, ?2, ?3)"));
-  if (!key) return fail(writer.extended_errcode());
-  key->bind_all(r.endpoint, r.event_id, now_ms);
-  if (const int rc = key->step(); rc != SQLITE_DONE) return fail(rc);
-  if (writer.changes() == 0) {
-    result = append_status::duplicate;
-    writer.run("RELEASE append_one");
-    return SQLITE_OK;
-  }
-
-  sqlite::statement_use ev(writer.cached(
-      "INSERT INTO events(endpoint, event_id, type, provider, subject, received_at, cloudevent) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-  if (!ev) return fail(writer.extended_errcode());
-  ev->bind_all(r.endpoint, r.event_id, r.type, r.provider, r.subject, to_ms(r.received),
-               r.cloudevent);
-  if (const int rc = ev->step(); rc != SQLITE_DONE) return fail(rc);
-  const std::int64_t seq = writer.last_insert_rowid();
-
-  sqlite::statement_use del(writer.cached(
-      "INSERT OR IGNORE INTO deliveries(event_seq, handler, state, next_attempt_at, updated_at) "
-      "VALUES(?1, ?2, 'pending', ?3, ?3)"));
-  if (!del) return fail(writer.extended_errcode());
-  for (const auto& h : r.handlers) {  // OR IGNORE: a handler named twice gets one delivery
-    del->reset();
-    del->bind_all(seq, h, now_ms);
-    if (const int rc = del->step(); rc != SQLITE_DONE) return fail(rc);
-  }
-  if (const int rc = writer.run("RELEASE append_one"); rc != SQLITE_OK) return rc;
-  result = append_status::accepted;
-  return SQLITE_OK;
+// One savepoint per item of a batch: a problem with one event or outcome (say, SQLITE_TOOBIG)
+// fails that item only; a failure of the environment (disk full, I/O error) fails the batch.
+template <class Body, class Describe>
+int store::impl::in_savepoint(Body&& body, Describe&& describe) {
+  if (const int rc = writer.run("SAVEPOINT batch_item"); rc != SQLITE_OK) return rc;
+  const int rc = body();
+  if (rc == SQLITE_OK) return writer.run("RELEASE batch_item");
+  batch_error = writer.errmsg();                // before another statement replaces it
+  if (sqlite::is_environmental(rc)) return rc;  // the whole batch rolls back
+  writer.run("ROLLBACK TO batch_item");
+  writer.run("RELEASE batch_item");
+  spdlog::warn("spool: cannot {}: {}", describe(), batch_error);
+  return writer.autocommit() ? rc : SQLITE_OK;
 }
 
-void store::impl::commit_batch(std::vector<queued_append>& batch) {
+int store::impl::append_one(const record& r, std::int64_t now_ms, append_status& result) {
+  result = append_status::unavailable;
+  append_status status = append_status::unavailable;
+  const int batch_rc = in_savepoint(
+      [&]() -> int {
+        sqlite::statement_use key(
+            writer.cached("INSERT OR IGNORE INTO dedup_keys(endpoint, event_id, first_seen) "
+                          "VALUES(?1, ?2, ?3)"));
+        if (!key) return writer.extended_errcode();
+        key->bind_all(r.endpoint, r.event_id, now_ms);
+        if (const int rc = key->step(); rc != SQLITE_DONE) return rc;
+        if (writer.changes() == 0) {
+          status = append_status::duplicate;
+          return SQLITE_OK;
+        }
+
+        sqlite::statement_use ev(
+            writer.cached("INSERT INTO events(endpoint, event_id, type, provider, subject, "
+                          "received_at, cloudevent) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+        if (!ev) return writer.extended_errcode();
+        ev->bind_all(r.endpoint, r.event_id, r.type, r.provider, r.subject, to_ms(r.received),
+                     r.cloudevent);
+        if (const int rc = ev->step(); rc != SQLITE_DONE) return rc;
+        const std::int64_t seq = writer.last_insert_rowid();
+
+        sqlite::statement_use del(
+            writer.cached("INSERT OR IGNORE INTO deliveries(event_seq, handler, state, "
+                          "next_attempt_at, updated_at) VALUES(?1, ?2, 'pending', ?3, ?3)"));
+        if (!del) return writer.extended_errcode();
+        for (const auto& h : r.handlers) {  // OR IGNORE: a handler named twice gets one delivery
+          del->reset();
+          del->bind_all(seq, h, now_ms);
+          if (const int rc = del->step(); rc != SQLITE_DONE) return rc;
+        }
+        status = append_status::accepted;
+        return SQLITE_OK;
+      },
+      [&] { return "store event " + r.event_id + " from " + r.endpoint; });
+  if (batch_rc == SQLITE_OK) result = status;
+  return batch_rc;
+}
+
+int store::impl::settle_one(const queued_settle& q, std::int64_t now_ms, settle_status& result) {
+  result = settle_status::unavailable;
+  settle_status status = settle_status::unavailable;
+  const int rc = in_savepoint(
+      [&] { return settle_in(writer, claim_token, q.delivery_id, q.result, now_ms, status); },
+      [&] { return "record the outcome of delivery " + std::to_string(q.delivery_id); });
+  if (rc == SQLITE_OK) result = status;
+  return rc;
+}
+
+void store::impl::commit_batch(std::vector<queued_append>& batch,
+                               std::vector<queued_settle>& outcomes) {
   apply_max_size();
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t now_ms = to_ms(now());
   std::vector<append_status> results(batch.size(), append_status::unavailable);
+  std::vector<settle_status> settled(outcomes.size(), settle_status::unavailable);
   int rc = SQLITE_OK;
   bool committed = false;
   std::string why;
   bool new_deliveries = false;
+  bool rescheduled = false;
   batch_error.clear();
   {
-    sqlite::transaction tx(writer, "BEGIN IMMEDIATE");
+    // The outcomes of deliveries ride along with the events: one transaction, one fsync, and
+    // the pages both change (deliveries and their indexes) are written to the WAL once.
+    write_transaction tx(write_mu, writer);
     rc = tx.begin_rc();
     if (rc == SQLITE_OK) {
       for (std::size_t i = 0; i < batch.size() && rc == SQLITE_OK; ++i) {
         rc = append_one(batch[i].rec, now_ms, results[i]);
         if (results[i] == append_status::accepted && !batch[i].rec.handlers.empty()) {
           new_deliveries = true;
+        }
+      }
+      for (std::size_t i = 0; i < outcomes.size() && rc == SQLITE_OK; ++i) {
+        rc = settle_one(outcomes[i], now_ms, settled[i]);
+        if (settled[i] == settle_status::settled &&
+            outcomes[i].result.state == delivery_state::pending) {
+          rescheduled = true;
         }
       }
       if (rc == SQLITE_OK) rc = tx.commit();
@@ -521,8 +566,12 @@ void store::impl::commit_batch(std::vector<queued_append>& batch) {
       if (s == append_status::duplicate) ++wstats.duplicates;
       if (s == append_status::unavailable) ++wstats.unavailable;
     }
+    if (committed) {
+      wstats.settled += static_cast<std::uint64_t>(
+          std::count(settled.begin(), settled.end(), settle_status::settled));
+    }
     if (wstats.recent.size() == recent_batches) wstats.recent.erase(wstats.recent.begin());
-    wstats.recent.push_back(batch_info{batch.size(), elapsed, committed});
+    wstats.recent.push_back(batch_info{batch.size(), elapsed, committed, outcomes.size()});
   }
 
   if (!committed) {
@@ -537,12 +586,31 @@ void store::impl::commit_batch(std::vector<queued_append>& batch) {
   }
 
   complete(batch, results);
-  if (committed && new_deliveries && opts.on_commit) {
+  complete_settles(outcomes, settled, committed);
+  // New deliveries, or retries with a new due time: the dispatcher's workers look again.
+  if (committed && (new_deliveries || rescheduled) && opts.on_commit) {
     try {
       opts.on_commit();
     } catch (...) {  // documented as must-not-throw; keep the writer alive regardless
     }
   }
+}
+
+void store::impl::complete_settles(std::vector<queued_settle>& outcomes,
+                                   const std::vector<settle_status>& results, bool committed) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    auto& q = outcomes[i];
+    if (!committed && ++q.failed_batches < max_settle_tries) {
+      settles_retry.push_back(std::move(q));  // writer thread only
+      continue;
+    }
+    if (!q.done) continue;
+    try {
+      q.done(committed ? results[i] : settle_status::unavailable);
+    } catch (...) {  // a completion must not throw; the others still run
+    }
+  }
+  outcomes.clear();
 }
 
 void store::impl::complete(std::vector<queued_append>& batch,

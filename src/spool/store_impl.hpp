@@ -43,6 +43,36 @@ struct queued_append {
   std::function<void(append_status)> done;
 };
 
+struct queued_settle {
+  std::int64_t delivery_id = 0;
+  outcome result;
+  std::function<void(settle_status)> done;
+  unsigned failed_batches = 0;  ///< batches that held it and could not commit
+};
+
+/// BEGIN IMMEDIATE ... COMMIT on one of this process's connections, holding `write_mu` first:
+/// the process's connections then queue for SQLite's write lock on a mutex, woken as soon as it
+/// is free, instead of polling it in SQLite's busy handler, which sleeps 1, 2, 5, 10 ms ...
+/// between tries (a claim that came during a group commit made requests wait for its sleeps).
+/// Other processes (the CLI) still meet the busy handler.
+class write_transaction {
+ public:
+  write_transaction(std::mutex& write_mu, sqlite::connection& c)
+      : lock_(write_mu), tx_(c, "BEGIN IMMEDIATE") {}
+  int begin_rc() const noexcept { return tx_.begin_rc(); }
+  int commit() noexcept { return tx_.commit(); }
+
+ private:
+  std::unique_lock<std::mutex> lock_;  // released after tx_ rolled back, if it did
+  sqlite::transaction tx_;
+};
+
+/// Records an attempt of a delivery claimed with `claim_token` and moves it to the outcome's
+/// state, un-claimed, inside the caller's transaction. Returns SQLITE_OK with `status` settled
+/// or not_claimed, or the failing result code (the caller rolls back).
+int settle_in(sqlite::connection& c, std::int64_t claim_token, std::int64_t delivery_id,
+              const outcome& o, std::int64_t now_ms, settle_status& status);
+
 struct store::impl {
   options opts;
   clock_fn clock;
@@ -54,12 +84,17 @@ struct store::impl {
   std::mutex queue_mu;
   std::condition_variable queue_cv;
   std::deque<queued_append> queue;
+  std::deque<queued_settle> settles;  ///< new outcomes: each wakes the writer
+  /// From failed batches, to go with the next batch. Writer thread only.
+  std::vector<queued_settle> settles_retry;
   bool stopping = false;
   std::thread writer_thread;
   std::atomic<std::uint64_t> wanted_max_size{0};
   std::uint64_t applied_max_size = ~std::uint64_t{0};
   std::int64_t default_max_pages = 0;
   std::int64_t page_size = 4096;
+  /// One write transaction at a time among this process's connections (write_transaction).
+  std::mutex write_mu;
   bool failing = false;     ///< the last batch failed (log transitions only)
   std::string batch_error;  ///< SQLite's message for the current batch's failure
 
@@ -81,9 +116,19 @@ struct store::impl {
   time_point now() const { return clock(); }
 
   void writer_loop();
-  void commit_batch(std::vector<queued_append>& batch);
+  void commit_batch(std::vector<queued_append>& batch, std::vector<queued_settle>& settled);
   /// SQLITE_OK, or the failing result code (the caller decides whether the batch survives).
   int append_one(const record& r, std::int64_t now_ms, append_status& result);
+  /// The same for one queued outcome.
+  int settle_one(const queued_settle& q, std::int64_t now_ms, settle_status& result);
+  /// Runs `body` (SQLITE_OK or the failing code) in a savepoint of the writer's batch: see
+  /// store.cpp. `describe` names the item for the log.
+  template <class Body, class Describe>
+  int in_savepoint(Body&& body, Describe&& describe);
+  /// Calls the completions of a batch's outcomes; those of a batch that could not commit are
+  /// queued again (settles_retry) until they failed max_settle_tries batches.
+  void complete_settles(std::vector<queued_settle>& settled,
+                        const std::vector<settle_status>& results, bool committed);
   void apply_max_size();
   void complete(std::vector<queued_append>& batch, const std::vector<append_status>& results);
   /// store::maintain(); throws sqlite::error.

@@ -109,6 +109,19 @@ append_status append_wait(store& s, record r) {
   return f.get();
 }
 
+/// Hands an outcome to the writer; the future is its completion.
+std::future<settle_status> settle_later(store& s, std::int64_t id, outcome o) {
+  auto p = std::make_shared<std::promise<settle_status>>();
+  auto f = p->get_future();
+  s.settle_async(id, std::move(o), [p](settle_status st) { p->set_value(st); });
+  return f;
+}
+
+settle_status wait(std::future<settle_status>& f) {
+  REQUIRE(f.wait_for(60s) == std::future_status::ready);
+  return f.get();
+}
+
 /// Polls `cond` until true or a generous deadline.
 template <class F>
 bool eventually(F cond) {
@@ -400,6 +413,127 @@ TEST_CASE("claim, settle done, retry and dead, with every attempt in the history
   CHECK(st.handlers[0].done == 1);
   CHECK(st.handlers[1].dead == 1);
   CHECK(!st.oldest_pending);
+}
+
+TEST_CASE("outcomes handed to settle_async are recorded with the writer's next group commit",
+          "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  std::atomic<int> wakes{0};
+  opts.on_commit = [&] { ++wakes; };
+  auto s = std::make_unique<store>(opts);
+  for (const char* id : {"1", "2", "3", "4"})
+    REQUIRE(append_wait(*s, make("a", id)) == append_status::accepted);
+  const auto c = s->claim(req(10));
+  REQUIRE(c.deliveries.size() == 4);
+
+  // The writer takes one append and waits for the lock with it; the outcomes and the next
+  // append queue meanwhile and go together in the following transaction.
+  write_lock lock(opts.path);
+  auto first = std::make_shared<std::promise<append_status>>();
+  s->append(make("a", "5"), [first](append_status st) { first->set_value(st); });
+  REQUIRE(eventually([&] { return s->stats_writer().queued == 0; }));
+  const auto retry_at = clock.now() + 10s;
+  auto done = settle_later(*s, c.deliveries[0].delivery_id, outcome::done());
+  auto retry = settle_later(*s, c.deliveries[1].delivery_id, outcome::retry(retry_at, "later"));
+  auto dead = settle_later(*s, c.deliveries[2].delivery_id, outcome::dead("no"));
+  auto second = std::make_shared<std::promise<append_status>>();
+  s->append(make("a", "6"), [second](append_status st) { second->set_value(st); });
+  lock.release();
+  CHECK(wait(done) == settle_status::settled);
+  CHECK(wait(retry) == settle_status::settled);
+  CHECK(wait(dead) == settle_status::settled);
+  CHECK(second->get_future().get() == append_status::accepted);
+  {
+    const auto w = s->stats_writer();
+    REQUIRE(!w.recent.empty());
+    CHECK(w.recent.back().size == 1);
+    CHECK(w.recent.back().settles == 3);
+    CHECK(w.settled == 3);
+  }
+  CHECK(s->show("1").at(0).deliveries.at(0).state == delivery_state::done);
+  CHECK(s->show("1").at(0).deliveries.at(0).history.size() == 1);
+  CHECK(s->show("2").at(0).deliveries.at(0).state == delivery_state::pending);
+  CHECK(s->show("2").at(0).deliveries.at(0).next_attempt_at == retry_at);
+  CHECK(s->show("3").at(0).deliveries.at(0).last_error == "no");
+  CHECK(s->next_due_time() == clock.now());  // "5" and "6"
+
+  // A retry wakes the dispatcher (its due time is new), a delivery done does not.
+  auto again = settle_later(*s, c.deliveries[0].delivery_id, outcome::done());
+  CHECK(wait(again) == settle_status::not_claimed);
+  const int before = wakes;
+  const auto more = s->claim(req(10));
+  REQUIRE(more.deliveries.size() == 2);
+  auto quiet = settle_later(*s, more.deliveries[0].delivery_id, outcome::done());
+  REQUIRE(wait(quiet) == settle_status::settled);
+  CHECK(wakes == before);
+  auto loud = settle_later(*s, more.deliveries[1].delivery_id, outcome::retry(retry_at, "x"));
+  REQUIRE(wait(loud) == settle_status::settled);
+  CHECK(eventually([&] { return wakes == before + 1; }));
+
+  // What is still queued when the store closes is committed first.
+  const std::int64_t last = c.deliveries[3].delivery_id;
+  std::atomic<int> completed{0};
+  s->settle_async(last, outcome::done(), [&](settle_status st) {
+    if (st == settle_status::settled) ++completed;
+  });
+  s.reset();
+  CHECK(completed == 1);
+  store reopened(opts);
+  CHECK(reopened.show("4").at(0).deliveries.at(0).state == delivery_state::done);
+}
+
+TEST_CASE("an outcome goes with the next batches until one commits, and is given up after five",
+          "[spool][failure]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "1")) == append_status::accepted);
+  REQUIRE(append_wait(s, make("a", "2")) == append_status::accepted);
+  const auto c = s.claim(req(10));
+  REQUIRE(c.deliveries.size() == 2);
+  // No more pages than the file has now: a large event cannot be stored (like a full disk),
+  // and the whole transaction it is in fails.
+  s.set_max_size(1);
+  auto big = [n = 0]() mutable { return make("a", "big-" + std::to_string(n++), {}, 64 << 10); };
+
+  // With the lock held, the outcome and a large event wait together for the same batch.
+  auto with_failing_batch = [&](std::int64_t id, outcome o) {
+    write_lock lock(opts.path);
+    auto first = std::make_shared<std::promise<append_status>>();
+    s.append(make("a", "small-" + std::to_string(id)), [first](append_status) {});
+    REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
+    auto f = settle_later(s, id, std::move(o));
+    auto p = std::make_shared<std::promise<append_status>>();
+    auto failed = p->get_future();
+    s.append(big(), [p](append_status st) { p->set_value(st); });
+    lock.release();
+    REQUIRE(failed.wait_for(60s) == std::future_status::ready);
+    REQUIRE(failed.get() == append_status::unavailable);
+    return f;
+  };
+
+  // Given up after the fifth failed batch: the claim stays, for the next start.
+  auto given_up = with_failing_batch(c.deliveries[0].delivery_id, outcome::done());
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(given_up.wait_for(0s) == std::future_status::timeout);
+    REQUIRE(append_wait(s, big()) == append_status::unavailable);
+  }
+  REQUIRE(given_up.wait_for(0s) == std::future_status::timeout);
+  REQUIRE(append_wait(s, big()) == append_status::unavailable);
+  CHECK(wait(given_up) == settle_status::unavailable);
+  CHECK(s.show("1").at(0).deliveries.at(0).claimed);
+  CHECK(s.stats_writer().settled == 0);
+
+  // Recorded by the first batch that commits once there is room again.
+  auto recovered = with_failing_batch(c.deliveries[1].delivery_id, outcome::done());
+  s.set_max_size(0);
+  REQUIRE(append_wait(s, make("a", "3")) == append_status::accepted);
+  CHECK(wait(recovered) == settle_status::settled);
+  CHECK(s.show("2").at(0).deliveries.at(0).state == delivery_state::done);
+  CHECK(integrity(opts.path) == "ok");
 }
 
 TEST_CASE("claims come in order of arrival and respect handler capacity", "[spool]") {

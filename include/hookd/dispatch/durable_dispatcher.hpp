@@ -52,7 +52,7 @@ struct dispatch_counters {
   std::uint64_t dead = 0;           ///< deliveries settled dead (failed, or unconfigured handler)
   std::uint64_t exceptions = 0;     ///< attempts ended by an exception caught by the worker loop
   std::uint64_t claim_errors = 0;   ///< claim() calls that failed (spool unavailable)
-  std::uint64_t settle_errors = 0;  ///< settle() calls given up on (the claim stays)
+  std::uint64_t settle_errors = 0;  ///< outcomes the spool could not record (the claim stays)
   std::size_t in_flight = 0;        ///< deliveries running right now
 };
 
@@ -69,6 +69,8 @@ struct dispatch_counters {
 ///   concurrency-1 handler gets due deliveries one at a time in order of arrival. A delivery
 ///   waiting for a retry does not hold back later events (no head-of-line blocking): order is
 ///   the order of first attempts.
+/// - Outcomes: a worker hands each outcome to the spool (store::settle_async), which records it
+///   in the writer's next group commit; the handler's slot is free at once.
 /// - Handlers get the stored event text as it is, with the attributes the spool keeps beside it
 ///   (handlers::event_attributes): nothing is parsed again per delivery.
 /// - A handler named in the spool but absent from `handlers` (the config changed between runs)
@@ -132,8 +134,8 @@ class durable_dispatcher final : public event_sink {
   void wake() noexcept;
 
   /// Stops claiming and accepting; waits up to `grace` for the deliveries in flight to finish and
-  /// be settled; claimed deliveries not yet started are released (due again at once, no attempt
-  /// counted). A delivery
+  /// their outcomes to be committed; claimed deliveries not yet started are released (due again
+  /// at once, no attempt counted). A delivery
   /// still running at the deadline keeps its claim in the spool (the next daemon start releases
   /// it, and it runs again: at least once); its thread is left to finish on its own and never
   /// touches the spool again. Idempotent.
