@@ -32,6 +32,16 @@ void wakeup::notify() noexcept {
     std::lock_guard lock(mutex_);
     ++generation_;
   }
+  // One worker is enough: the one woken wakes another when it finds more than it can run.
+  // Waking them all after every commit made more context switches than deliveries.
+  cv_.notify_one();
+}
+
+void wakeup::notify_all() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
   cv_.notify_all();
 }
 
@@ -51,6 +61,7 @@ struct durable_dispatcher::state : std::enable_shared_from_this<durable_dispatch
   spool::store* spool = nullptr;
   handler_map handlers;
   options opts;
+  bool spool_wakes = false;  // the spool's on_commit notifies opts.wake
 
   // Guards `spool_gone`: claims and settles hold it shared, stop() takes it exclusively once its
   // grace is over, so no worker still running a handler then can reach a destroyed spool.
@@ -382,11 +393,13 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
     const auto seen = opts.wake->generation();
     std::optional<spool::claimed_delivery> next;
     std::optional<spool::claim_request> req;
+    bool more = false;
     {
       std::lock_guard lock(mu);
       if (stopping) break;
       try {
         next = take_runnable();
+        more = next && runnable() > 0;
         if (!next && !claiming) {
           req = refill_request();
           claiming = req.has_value();
@@ -397,6 +410,8 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
       }
     }
     if (next) {
+      // More than this worker can start: pass the wake-up on to an idle one.
+      if (more) opts.wake->notify();
       run_one(*next, rng);
       continue;
     }
@@ -448,6 +463,9 @@ durable_dispatcher::durable_dispatcher(spool::store& spool, route_table routes,
   s.opts = std::move(opts);
   s.opts.workers = std::max(1U, s.opts.workers);
   if (s.opts.max_idle <= duration::zero()) s.opts.max_idle = std::chrono::seconds(1);
+  // The spool's on_commit hook is expected to notify a wakeup given here (as the runtime and
+  // wakeup's example do); with one made here, only the appends' completions can.
+  s.spool_wakes = s.opts.wake && spool.config().on_commit;
   if (!s.opts.wake) s.opts.wake = std::make_shared<wakeup>();
   s.exited.assign(s.opts.workers, false);
   s.running_workers = s.opts.workers;
@@ -489,12 +507,14 @@ void durable_dispatcher::submit(event ev, std::function<void(submit_status)> don
     // No route: still stored (dedup, audit), with no delivery.
     auto record = spool::make_record(ev, routes_.match(ev));
     auto wake = s.opts.wake;
-    spool_.append(std::move(record), [done = std::move(done), wake](spool::append_status st) {
-      // The spool's on_commit hook normally wakes the workers; this covers a spool built
-      // without it.
-      if (st == spool::append_status::accepted) wake->notify();
-      if (done) done(to_submit_status(st));
-    });
+    const bool spool_wakes = s.spool_wakes;
+    spool_.append(std::move(record),
+                  [done = std::move(done), wake, spool_wakes](spool::append_status st) {
+                    // The spool's on_commit hook normally wakes the workers (once per commit); this
+                    // covers a spool built without it, or wired to another wakeup.
+                    if (st == spool::append_status::accepted && !spool_wakes) wake->notify();
+                    if (done) done(to_submit_status(st));
+                  });
   } catch (const std::exception& e) {  // bad_alloc: not stored
     spdlog::error("dispatch: event {} not stored: {}", ev.id, e.what());
     if (done) done(submit_status::unavailable);
@@ -514,7 +534,7 @@ void durable_dispatcher::stop(duration grace) {
     s.accepting = false;
     s.stopping = true;
   }
-  s.opts.wake->notify();
+  s.opts.wake->notify_all();
   std::size_t abandoned = 0;
   {
     std::unique_lock lock(s.mu);

@@ -30,10 +30,13 @@ namespace hookd::dispatch {
 ///     durable_dispatcher d(spool, routes, handlers, {.wake = wake, ...});
 ///
 /// A generation counter makes a notify() between a worker's look at the spool and its wait count:
-/// no wake-up is lost. Thread-safe; notify() never blocks for long and never throws.
+/// no wake-up is lost. notify() wakes one waiting worker (it wakes another when there is more
+/// than it can run); notify_all() wakes them all (stop). Thread-safe; neither blocks for long or
+/// throws.
 class wakeup {
  public:
   void notify() noexcept;
+  void notify_all() noexcept;
   std::uint64_t generation() const noexcept;
   /// Returns when the generation differs from `seen` (a notify() since), or at `deadline`.
   void wait(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
@@ -79,9 +82,10 @@ struct dispatch_counters {
 /// - An exception escaping a handler (deliver() is noexcept, but just in case) or the worker's
 ///   own code is caught by one catch-all per attempt, logged, counted, and retried by the policy.
 /// - Waiting: a worker that finishes a delivery looks for the next one itself; idle workers
-///   sleep until the wakeup is notified (spool commit, a claim with work for more than one
-///   worker, stop) or the next due delivery's time, at most `max_idle` (1 s): retries come due,
-///   and replays made by another process (the CLI) are picked up without a restart.
+///   sleep until the wakeup is notified (spool commit: one worker; a worker that found more
+///   than it can run: one more; stop: all) or the next due delivery's time, at most `max_idle`
+///   (1 s): retries come due, and replays made by another process (the CLI) are picked up
+///   without a restart.
 ///
 /// Thread-safety: submit(), wake(), stop(), reopen() and counters() may be called from any
 /// thread. Ownership: shares its handlers; uses `spool`, which must outlive this object (or at
@@ -100,8 +104,8 @@ class durable_dispatcher final : public event_sink {
     spool::clock_fn clock;
     /// Bound on a worker's sleep when nothing wakes it (polls for other processes' replays).
     duration max_idle = std::chrono::seconds(1);
-    /// Shared with the spool's on_commit hook; null: the dispatcher makes its own (then only
-    /// its own submits' completions, settles, replays through it and max_idle wake workers).
+    /// Shared with the spool's on_commit hook, which must notify it; null: the dispatcher makes
+    /// its own (then its own submits' completions, wake() and max_idle wake workers).
     std::shared_ptr<wakeup> wake;
     /// Seed for the retry jitter (each worker adds its index); 0: from std::random_device.
     std::uint64_t seed = 0;
