@@ -443,14 +443,24 @@ void store::impl::writer_loop() {
   }
 }
 
-// One savepoint per item of a batch: a problem with one event or outcome (say, SQLITE_TOOBIG)
-// fails that item only; a failure of the environment (disk full, I/O error) fails the batch.
+// A batch runs first with its items one after the other in the transaction. A savepoint per
+// item would let a problem with one event or outcome (say, SQLITE_TOOBIG) fail that item only,
+// but SQLite then copies every page an item changes that the batch changed before into a
+// statement journal (spilled to a temp file past 64 KiB): seven writes to a temp file per event
+// under load. So only when an item fails for a reason of its own is the batch run again, this
+// time with one savepoint per item (isolate_items). A failure of the environment (disk full,
+// I/O error) fails the batch either way.
 template <class Body, class Describe>
-int store::impl::in_savepoint(Body&& body, Describe&& describe) {
+int store::impl::run_item(Body&& body, Describe&& describe) {
+  if (!isolate_items) {
+    const int rc = body();
+    if (rc != SQLITE_OK) batch_error = writer.errmsg();  // before another statement replaces it
+    return rc;
+  }
   if (const int rc = writer.run("SAVEPOINT batch_item"); rc != SQLITE_OK) return rc;
   const int rc = body();
   if (rc == SQLITE_OK) return writer.run("RELEASE batch_item");
-  batch_error = writer.errmsg();                // before another statement replaces it
+  batch_error = writer.errmsg();
   if (sqlite::is_environmental(rc)) return rc;  // the whole batch rolls back
   writer.run("ROLLBACK TO batch_item");
   writer.run("RELEASE batch_item");
@@ -461,7 +471,7 @@ int store::impl::in_savepoint(Body&& body, Describe&& describe) {
 int store::impl::append_one(const record& r, std::int64_t now_ms, append_status& result) {
   result = append_status::unavailable;
   append_status status = append_status::unavailable;
-  const int batch_rc = in_savepoint(
+  const int batch_rc = run_item(
       [&]() -> int {
         sqlite::statement_use key(
             writer.cached("INSERT OR IGNORE INTO dedup_keys(endpoint, event_id, first_seen) "
@@ -503,7 +513,7 @@ int store::impl::append_one(const record& r, std::int64_t now_ms, append_status&
 int store::impl::settle_one(const queued_settle& q, std::int64_t now_ms, settle_status& result) {
   result = settle_status::unavailable;
   settle_status status = settle_status::unavailable;
-  const int rc = in_savepoint(
+  const int rc = run_item(
       [&] { return settle_in(writer, claim_token, q.delivery_id, q.result, now_ms, status); },
       [&] { return "record the outcome of delivery " + std::to_string(q.delivery_id); });
   if (rc == SQLITE_OK) result = status;
@@ -522,32 +532,40 @@ void store::impl::commit_batch(std::vector<queued_append>& batch,
   std::string why;
   bool new_deliveries = false;
   bool rescheduled = false;
-  batch_error.clear();
-  {
-    // The outcomes of deliveries ride along with the events: one transaction, one fsync, and
-    // the pages both change (deliveries and their indexes) are written to the WAL once.
-    write_transaction tx(write_mu, writer);
-    rc = tx.begin_rc();
-    if (rc == SQLITE_OK) {
-      for (std::size_t i = 0; i < batch.size() && rc == SQLITE_OK; ++i) {
-        rc = append_one(batch[i].rec, now_ms, results[i]);
-        if (results[i] == append_status::accepted && !batch[i].rec.handlers.empty()) {
-          new_deliveries = true;
+  for (isolate_items = false;; isolate_items = true) {
+    batch_error.clear();
+    new_deliveries = false;
+    rescheduled = false;
+    std::fill(results.begin(), results.end(), append_status::unavailable);
+    std::fill(settled.begin(), settled.end(), settle_status::unavailable);
+    {
+      // The outcomes of deliveries ride along with the events: one transaction, one fsync,
+      // and the pages both change (deliveries and their indexes) go to the WAL once.
+      write_transaction tx(write_mu, writer);
+      rc = tx.begin_rc();
+      if (rc == SQLITE_OK) {
+        for (std::size_t i = 0; i < batch.size() && rc == SQLITE_OK; ++i) {
+          rc = append_one(batch[i].rec, now_ms, results[i]);
+          if (results[i] == append_status::accepted && !batch[i].rec.handlers.empty()) {
+            new_deliveries = true;
+          }
         }
-      }
-      for (std::size_t i = 0; i < outcomes.size() && rc == SQLITE_OK; ++i) {
-        rc = settle_one(outcomes[i], now_ms, settled[i]);
-        if (settled[i] == settle_status::settled &&
-            outcomes[i].result.state == delivery_state::pending) {
-          rescheduled = true;
+        for (std::size_t i = 0; i < outcomes.size() && rc == SQLITE_OK; ++i) {
+          rc = settle_one(outcomes[i], now_ms, settled[i]);
+          if (settled[i] == settle_status::settled &&
+              outcomes[i].result.state == delivery_state::pending) {
+            rescheduled = true;
+          }
         }
+        if (rc == SQLITE_OK) rc = tx.commit();
+        committed = rc == SQLITE_OK;
       }
-      if (rc == SQLITE_OK) rc = tx.commit();
-      committed = rc == SQLITE_OK;
+      // Before the rollback in tx's destructor replaces SQLite's message.
+      if (!committed) why = batch_error.empty() ? writer.errmsg() : batch_error;
+      if (why.empty() || why == "not an error") why = sqlite3_errstr(rc);
     }
-    // Before the rollback in tx's destructor replaces SQLite's message.
-    if (!committed) why = batch_error.empty() ? writer.errmsg() : batch_error;
-    if (why.empty() || why == "not an error") why = sqlite3_errstr(rc);
+    // An item failed on its own: run the batch again, each item in a savepoint (run_item).
+    if (committed || isolate_items || sqlite::is_environmental(rc) || batch_error.empty()) break;
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);

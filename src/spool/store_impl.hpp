@@ -121,10 +121,11 @@ struct store::impl {
   int append_one(const record& r, std::int64_t now_ms, append_status& result);
   /// The same for one queued outcome.
   int settle_one(const queued_settle& q, std::int64_t now_ms, settle_status& result);
-  /// Runs `body` (SQLITE_OK or the failing code) in a savepoint of the writer's batch: see
-  /// store.cpp. `describe` names the item for the log.
+  /// Runs `body` (SQLITE_OK or the failing code) as one item of the writer's batch, in a
+  /// savepoint when isolate_items: see store.cpp. `describe` names the item for the log.
   template <class Body, class Describe>
-  int in_savepoint(Body&& body, Describe&& describe);
+  int run_item(Body&& body, Describe&& describe);
+  bool isolate_items = false;  ///< writer thread only
   /// Calls the completions of a batch's outcomes; those of a batch that could not commit are
   /// queued again (settles_retry) until they failed max_settle_tries batches.
   void complete_settles(std::vector<queued_settle>& settled,

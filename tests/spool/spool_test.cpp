@@ -484,6 +484,51 @@ TEST_CASE("outcomes handed to settle_async are recorded with the writer's next g
   CHECK(reopened.show("4").at(0).deliveries.at(0).state == delivery_state::done);
 }
 
+TEST_CASE("an event that fails on its own fails alone; the rest of its batch is stored",
+          "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "claimed")) == append_status::accepted);
+  const auto c = s.claim(req(1));
+  REQUIRE(c.deliveries.size() == 1);
+  {
+    // A reason of the event's own, not of the environment (like SQLITE_TOOBIG would be).
+    auto conn = raw(opts.path);
+    REQUIRE(conn.exec("CREATE TRIGGER refuse_bad BEFORE INSERT ON events "
+                      "WHEN NEW.event_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END") ==
+            SQLITE_OK);
+  }
+  write_lock lock(opts.path);
+  s.append(make("a", "first"), [](append_status) {});
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
+  std::vector<std::future<append_status>> answers;
+  for (const char* id : {"a1", "bad", "a2"}) {
+    auto p = std::make_shared<std::promise<append_status>>();
+    answers.push_back(p->get_future());
+    s.append(make("a", id), [p](append_status st) { p->set_value(st); });
+  }
+  auto outcome_done = settle_later(s, c.deliveries[0].delivery_id, outcome::done());
+  lock.release();
+  for (auto& a : answers)
+    REQUIRE(a.wait_for(60s) == std::future_status::ready);
+  CHECK(answers[0].get() == append_status::accepted);
+  CHECK(answers[1].get() == append_status::unavailable);
+  CHECK(answers[2].get() == append_status::accepted);
+  CHECK(wait(outcome_done) == settle_status::settled);
+  CHECK(s.show("a1").size() == 1);
+  CHECK(s.show("bad").empty());
+  CHECK(s.show("a2").size() == 1);
+  CHECK(s.stats_writer().failed_batches == 0);
+  // Not a duplicate: "bad" was not stored, its dedup key neither.
+  {
+    auto conn = raw(opts.path);
+    REQUIRE(conn.exec("DROP TRIGGER refuse_bad") == SQLITE_OK);
+  }
+  CHECK(append_wait(s, make("a", "bad")) == append_status::accepted);
+}
+
 TEST_CASE("an outcome goes with the next batches until one commits, and is given up after five",
           "[spool][failure]") {
   hookd::test::temp_dir dir;
