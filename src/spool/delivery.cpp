@@ -29,7 +29,7 @@ std::int64_t as_seq(const std::string& key) noexcept {
 
 namespace {
 
-/// A claimable delivery chosen by claim()'s read-only pass.
+/// A claimable delivery chosen by choose_claimable().
 struct candidate {
   std::int64_t id = 0;
   std::string handler;
@@ -50,34 +50,118 @@ constexpr const char* next_claimable_handler =
     "SELECT handler FROM deliveries INDEXED BY deliveries_claimable "
     "WHERE state = 'pending' AND claim IS NULL AND handler > ?1 ORDER BY handler LIMIT 1";
 
-/// Appends up to `limit` claimable deliveries of `handler` to `out`. False on a SQLite error.
-bool claimable(sqlite::connection& c, const std::string& handler, std::int64_t now_ms,
-               std::size_t limit, std::vector<candidate>& out) {
+/// Appends up to `limit` claimable deliveries of `handler` to `out`.
+int claimable(sqlite::connection& c, const std::string& handler, std::int64_t now_ms,
+              std::size_t limit, std::vector<candidate>& out) {
   sqlite::statement_use sel(c.cached(claimable_of_handler));
-  if (!sel) return false;
+  if (!sel) return c.extended_errcode();
   sel->bind_all(handler, now_ms, static_cast<std::int64_t>(limit));
   for (;;) {
     const int rc = sel->step();
-    if (rc == SQLITE_DONE) return true;
-    if (rc != SQLITE_ROW) return false;
+    if (rc == SQLITE_DONE) return SQLITE_OK;
+    if (rc != SQLITE_ROW) return rc;
     out.push_back(candidate{sel->int64(0), handler});
   }
 }
 
 /// The next handler name after `after` (the first when nullopt) with claimable rows, "" when
-/// there is none, nullopt on a SQLite error.
-std::optional<std::string> next_handler(sqlite::connection& c,
-                                        const std::optional<std::string>& after) {
+/// there is none.
+int next_handler(sqlite::connection& c, const std::optional<std::string>& after,
+                 std::string& next) {
   sqlite::statement_use sel(c.cached(after ? next_claimable_handler : first_claimable_handler));
-  if (!sel) return std::nullopt;
+  if (!sel) return c.extended_errcode();
   if (after) sel->bind(1, *after);
   const int rc = sel->step();
-  if (rc == SQLITE_DONE) return std::string();
-  if (rc != SQLITE_ROW) return std::nullopt;
-  return sel->text(0);
+  next.clear();
+  if (rc == SQLITE_DONE) return SQLITE_OK;
+  if (rc != SQLITE_ROW) return rc;
+  next = sel->text(0);
+  return SQLITE_OK;
+}
+
+/// What a claim would take: each handler's first due deliveries, at most its capacity, then
+/// the oldest `limit` of them all. Order of arrival is delivery id order: ids grow with the
+/// event's arrival, and a retry keeps its id. Reads only.
+int choose_claimable(sqlite::connection& c, const claim_request& req, std::int64_t now_ms,
+                     std::vector<candidate>& chosen) {
+  auto wanted = [&req](const std::string& handler) {
+    const auto cap = req.capacity.find(handler);
+    return cap == req.capacity.end() ? req.limit : std::min(req.limit, cap->second);
+  };
+  if (req.handler) return claimable(c, *req.handler, now_ms, wanted(*req.handler), chosen);
+  std::optional<std::string> handler;
+  std::string next;
+  for (;;) {
+    if (const int rc = next_handler(c, handler, next); rc != SQLITE_OK) return rc;
+    if (next.empty()) break;
+    handler = next;
+    const std::size_t n = wanted(*handler);
+    if (n == 0) continue;
+    if (const int rc = claimable(c, *handler, now_ms, n, chosen); rc != SQLITE_OK) return rc;
+  }
+  std::sort(chosen.begin(), chosen.end(),
+            [](const candidate& a, const candidate& b) { return a.id < b.id; });
+  if (chosen.size() > req.limit) chosen.resize(req.limit);
+  return SQLITE_OK;
+}
+
+/// Marks `chosen` claimed and reads them into `out`, inside the caller's write transaction.
+/// Each row is read again: one chosen outside the transaction may have changed since (another
+/// process's replay); one no longer claimable is skipped.
+int take_claimed(sqlite::connection& c, std::int64_t claim_token, std::int64_t now_ms,
+                 const std::vector<candidate>& chosen, std::vector<claimed_delivery>& out) {
+  sqlite::statement_use sel(
+      c.cached("SELECT d.handler, d.event_seq, d.attempts, d.round_attempts, e.endpoint, "
+               "e.event_id, e.type, e.provider, e.subject, e.received_at, e.cloudevent "
+               "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+               "WHERE d.id = ?1 AND d.state = 'pending' AND d.claim IS NULL "
+               "AND d.next_attempt_at <= ?2"));
+  if (!sel) return c.extended_errcode();
+  sqlite::statement_use upd(
+      c.cached("UPDATE deliveries SET claim = ?1, claimed_at = ?2 WHERE id = ?3"));
+  if (!upd) return c.extended_errcode();
+  out.reserve(out.size() + chosen.size());
+  for (const auto& cand : chosen) {
+    sel->reset();
+    sel->bind_all(cand.id, now_ms);
+    const int rc = sel->step();
+    if (rc == SQLITE_DONE) continue;  // no longer claimable
+    if (rc != SQLITE_ROW) return rc;
+    claimed_delivery d;
+    d.delivery_id = cand.id;
+    d.handler = sel->text(0);
+    d.event_seq = sel->int64(1);
+    d.attempt = static_cast<unsigned>(sel->int64(2)) + 1;
+    d.round_attempt = static_cast<unsigned>(sel->int64(3)) + 1;
+    d.endpoint = sel->text(4);
+    d.event_id = sel->text(5);
+    d.type = sel->text(6);
+    d.provider = sel->text(7);
+    d.subject = sel->text(8);
+    d.received = from_ms(sel->int64(9));
+    d.cloudevent = sel->text(10);
+    upd->reset();
+    upd->bind_all(claim_token, now_ms, cand.id);
+    if (const int urc = upd->step(); urc != SQLITE_DONE) return urc;
+    out.push_back(std::move(d));
+  }
+  return SQLITE_OK;
 }
 
 }  // namespace
+
+bool any_claimable(sqlite::connection& c, const claim_request& req, std::int64_t now_ms) {
+  std::vector<candidate> chosen;
+  // On an error, say yes: the claim in the transaction reports it.
+  return choose_claimable(c, req, now_ms, chosen) != SQLITE_OK || !chosen.empty();
+}
+
+int claim_in(sqlite::connection& c, std::int64_t claim_token, const claim_request& req,
+             std::int64_t now_ms, std::vector<claimed_delivery>& out) {
+  std::vector<candidate> chosen;
+  if (const int rc = choose_claimable(c, req, now_ms, chosen); rc != SQLITE_OK) return rc;
+  return take_claimed(c, claim_token, now_ms, chosen, out);
+}
 
 claim_result store::claim(const claim_request& req) noexcept {
   claim_result out;
@@ -89,78 +173,26 @@ claim_result store::claim(const claim_request& req) noexcept {
   };
   try {
     auto& m = *impl_;
+    // The daemon claims in the writer thread, on the writer's connection: a write on another
+    // connection of the process makes every other connection drop its whole page cache at its
+    // next transaction (SQLite sees the WAL changed), and the writer then read its pages again
+    // from disk after every claim (a pread per page). See store::impl::commit_batch.
+    if (auto f = m.enqueue_claim(req)) return f->get();
+
+    // A client (no writer thread): choose without the write lock, then claim in a write
+    // transaction of the delivery connection.
     std::lock_guard lk(m.delivery_mu);
     auto& c = m.delivery;
     const std::int64_t now_ms = to_ms(m.now());
-    auto wanted = [&req](const std::string& handler) {
-      const auto cap = req.capacity.find(handler);
-      return cap == req.capacity.end() ? req.limit : std::min(req.limit, cap->second);
-    };
-
-    // 1. Choose, without the write lock (idle polls and claims that find nothing must not take
-    // the lock the writer's group commits need): each handler's first due deliveries, at most
-    // its capacity, then the oldest `limit` of them all. Order of arrival is delivery id order:
-    // ids grow with the event's arrival, and a retry keeps its id.
     std::vector<candidate> chosen;
-    if (req.handler) {
-      if (!claimable(c, *req.handler, now_ms, wanted(*req.handler), chosen)) {
-        return fail(describe(c, "claim: select"));
-      }
-    } else {
-      std::optional<std::string> handler;
-      for (;;) {
-        auto next = next_handler(c, handler);
-        if (!next) return fail(describe(c, "claim: select"));
-        if (next->empty()) break;
-        handler = std::move(*next);
-        const std::size_t n = wanted(*handler);
-        if (n > 0 && !claimable(c, *handler, now_ms, n, chosen)) {
-          return fail(describe(c, "claim: select"));
-        }
-      }
-      std::sort(chosen.begin(), chosen.end(),
-                [](const candidate& a, const candidate& b) { return a.id < b.id; });
-      if (chosen.size() > req.limit) chosen.resize(req.limit);
+    if (choose_claimable(c, req, now_ms, chosen) != SQLITE_OK) {
+      return fail(describe(c, "claim: select"));
     }
     if (chosen.empty()) return out;
-
-    // 2. Claim them in one write transaction. Each row is read again inside it: between the two
-    // steps another process (the CLI's replay) may have changed it.
     write_transaction tx(m.write_mu, c);
     if (tx.begin_rc() != SQLITE_OK) return fail(describe(c, "claim: begin"));
-    sqlite::statement_use sel(
-        c.cached("SELECT d.handler, d.event_seq, d.attempts, d.round_attempts, e.endpoint, "
-                 "e.event_id, e.type, e.provider, e.subject, e.received_at, e.cloudevent "
-                 "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                 "WHERE d.id = ?1 AND d.state = 'pending' AND d.claim IS NULL "
-                 "AND d.next_attempt_at <= ?2"));
-    sqlite::statement_use upd(
-        c.cached("UPDATE deliveries SET claim = ?1, claimed_at = ?2 WHERE id = ?3"));
-    if (!sel || !upd) return fail(describe(c, "claim: prepare"));
-    out.deliveries.reserve(chosen.size());
-    for (const auto& cand : chosen) {
-      sel->reset();
-      sel->bind_all(cand.id, now_ms);
-      const int rc = sel->step();
-      if (rc == SQLITE_DONE) continue;  // no longer claimable
-      if (rc != SQLITE_ROW) return fail(describe(c, "claim: select"));
-      claimed_delivery d;
-      d.delivery_id = cand.id;
-      d.handler = sel->text(0);
-      d.event_seq = sel->int64(1);
-      d.attempt = static_cast<unsigned>(sel->int64(2)) + 1;
-      d.round_attempt = static_cast<unsigned>(sel->int64(3)) + 1;
-      d.endpoint = sel->text(4);
-      d.event_id = sel->text(5);
-      d.type = sel->text(6);
-      d.provider = sel->text(7);
-      d.subject = sel->text(8);
-      d.received = from_ms(sel->int64(9));
-      d.cloudevent = sel->text(10);
-      upd->reset();
-      upd->bind_all(m.claim_token, now_ms, cand.id);
-      if (upd->step() != SQLITE_DONE) return fail(describe(c, "claim: update"));
-      out.deliveries.push_back(std::move(d));
+    if (take_claimed(c, m.claim_token, now_ms, chosen, out.deliveries) != SQLITE_OK) {
+      return fail(describe(c, "claim"));
     }
     if (tx.commit() != SQLITE_OK) return fail(describe(c, "claim: commit"));
   } catch (const std::exception& e) {  // bad_alloc: nothing was claimed (rolled back)
@@ -236,7 +268,8 @@ void store::settle_async(std::int64_t delivery_id, outcome o,
   bool queued = false;
   try {
     std::lock_guard lk(m.queue_mu);
-    if (m.writer_thread.joinable()) {
+    // Once stopping, the writer may have taken its last batch: settle on this thread.
+    if (!m.stopping && m.writer_thread.joinable()) {
       m.settles.push_back(queued_settle{delivery_id, std::move(o), std::move(done), 0});
       queued = true;
     }
@@ -246,7 +279,7 @@ void store::settle_async(std::int64_t delivery_id, outcome o,
     m.queue_cv.notify_one();
     return;
   }
-  // No writer thread (a client, or the writer is gone): settle here.
+  // No writer thread (a client, or the writer is stopping): settle here.
   const auto status = settle(delivery_id, o);
   try {
     if (done) done(status);

@@ -404,19 +404,34 @@ void store::impl::apply_max_size() {
   if (writer.exec(sql.c_str()) == SQLITE_OK) applied_max_size = wanted;
 }
 
+std::optional<std::future<claim_result>> store::impl::enqueue_claim(const claim_request& req) {
+  std::future<claim_result> f;
+  {
+    std::lock_guard lk(queue_mu);
+    // Once stopping, the writer may have taken its last batch: claim on the caller's thread.
+    if (stopping || !writer_thread.joinable()) return std::nullopt;
+    claims.push_back(queued_claim{req, {}});
+    f = claims.back().result.get_future();
+  }
+  queue_cv.notify_one();
+  return f;
+}
+
 void store::impl::writer_loop() {
   using steady = std::chrono::steady_clock;
   auto next_maintenance = steady::now() + opts.maintenance_interval;
   std::vector<queued_append> batch;
   std::vector<queued_settle> outcomes;
+  std::vector<queued_claim> claimed;
   std::unique_lock lk(queue_mu);
   for (;;) {
-    queue_cv.wait_until(lk, next_maintenance,
-                        [&] { return stopping || !queue.empty() || !settles.empty(); });
+    queue_cv.wait_until(lk, next_maintenance, [&] {
+      return stopping || !queue.empty() || !settles.empty() || !claims.empty();
+    });
     // Outcomes a failed batch left go with the next batch, or alone at the next maintenance
     // or at stop, so a failing disk is not retried in a loop.
     const bool retry = !settles_retry.empty() && (stopping || steady::now() >= next_maintenance);
-    if (!queue.empty() || !settles.empty() || retry) {
+    if (!queue.empty() || !settles.empty() || !claims.empty() || retry) {
       const std::size_t n = std::min(queue.size(), opts.max_batch);
       batch.clear();
       batch.reserve(n);
@@ -429,8 +444,11 @@ void store::impl::writer_loop() {
       settles_retry.clear();
       std::move(settles.begin(), settles.end(), std::back_inserter(outcomes));
       settles.clear();
+      claimed.clear();
+      std::move(claims.begin(), claims.end(), std::back_inserter(claimed));
+      claims.clear();
       lk.unlock();
-      commit_batch(batch, outcomes);
+      commit_batch(batch, outcomes, claimed);
       lk.lock();
     } else if (stopping) {
       break;  // everything queued before stop() has been committed or answered
@@ -529,12 +547,23 @@ int store::impl::settle_one(const queued_settle& q, std::int64_t now_ms, settle_
 }
 
 void store::impl::commit_batch(std::vector<queued_append>& batch,
-                               std::vector<queued_settle>& outcomes) {
+                               std::vector<queued_settle>& outcomes,
+                               std::vector<queued_claim>& claimed) {
   apply_max_size();
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t now_ms = to_ms(now());
+  // Claims that find nothing (idle workers look after every commit) need no transaction.
+  if (batch.empty() && outcomes.empty()) {
+    std::erase_if(claimed, [&](queued_claim& q) {
+      if (any_claimable(writer, q.req, now_ms)) return false;
+      q.result.set_value(claim_result{});
+      return true;
+    });
+    if (claimed.empty()) return;
+  }
   std::vector<append_status> results(batch.size(), append_status::unavailable);
   std::vector<settle_status> settled(outcomes.size(), settle_status::unavailable);
+  std::vector<claim_result> claims_taken(claimed.size());
   int rc = SQLITE_OK;
   bool committed = false;
   std::string why;
@@ -559,6 +588,8 @@ void store::impl::commit_batch(std::vector<queued_append>& batch,
     rescheduled = false;
     std::fill(results.begin(), results.end(), append_status::unavailable);
     std::fill(settled.begin(), settled.end(), settle_status::unavailable);
+    for (auto& c : claims_taken)
+      c = claim_result{};
     {
       // The outcomes of deliveries ride along with the events: one transaction, one fsync,
       // and the pages both change (deliveries and their indexes) go to the WAL once.
@@ -576,6 +607,22 @@ void store::impl::commit_batch(std::vector<queued_append>& batch,
           if (settled[i] == settle_status::settled &&
               outcomes[i].result.state == delivery_state::pending) {
             rescheduled = true;
+          }
+        }
+        // Claims last: they see the outcomes just recorded (a retry due now is claimable).
+        for (std::size_t i = 0; i < claimed.size() && rc == SQLITE_OK; ++i) {
+          int claim_rc = SQLITE_OK;
+          rc = run_item(
+              [&] {
+                claim_rc = claim_in(writer, claim_token, claimed[i].req, now_ms,
+                                    claims_taken[i].deliveries);
+                return claim_rc;
+              },
+              [] { return std::string("claim deliveries"); });
+          if (claim_rc != SQLITE_OK) {  // rolled back alone (or with the batch)
+            claims_taken[i].ok = false;
+            claims_taken[i].error = "claim: " + batch_error;
+            claims_taken[i].deliveries.clear();
           }
         }
         if (rc == SQLITE_OK) rc = tx.commit();
@@ -610,7 +657,8 @@ void store::impl::commit_batch(std::vector<queued_append>& batch,
           std::count(settled.begin(), settled.end(), settle_status::settled));
     }
     if (wstats.recent.size() == recent_batches) wstats.recent.erase(wstats.recent.begin());
-    wstats.recent.push_back(batch_info{batch.size(), elapsed, committed, outcomes.size()});
+    wstats.recent.push_back(
+        batch_info{batch.size(), elapsed, committed, outcomes.size(), claimed.size()});
   }
 
   if (!committed) {
@@ -626,6 +674,16 @@ void store::impl::commit_batch(std::vector<queued_append>& batch,
 
   complete(batch, results);
   complete_settles(outcomes, settled, committed);
+  for (std::size_t i = 0; i < claimed.size(); ++i) {
+    auto& r = claims_taken[i];
+    if (!committed) {
+      r.ok = false;
+      r.error = "claim: " + why;
+      r.deliveries.clear();
+    }
+    claimed[i].result.set_value(std::move(r));
+  }
+  claimed.clear();
   // New deliveries, or retries with a new due time: the dispatcher's workers look again.
   if (committed && (new_deliveries || rescheduled) && opts.on_commit) {
     try {

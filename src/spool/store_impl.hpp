@@ -6,7 +6,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <hookd/spool/spool.hpp>
@@ -67,6 +69,18 @@ class write_transaction {
   sqlite::transaction tx_;
 };
 
+struct queued_claim {
+  claim_request req;
+  std::promise<claim_result> result;
+};
+
+/// Claims what `req` asks for (see store::claim) inside the caller's write transaction, marking
+/// the deliveries with `claim_token`. SQLITE_OK or the failing result code.
+int claim_in(sqlite::connection& c, std::int64_t claim_token, const claim_request& req,
+             std::int64_t now_ms, std::vector<claimed_delivery>& out);
+/// Whether a claim of `req` would take anything now (reads only; yes on an error).
+bool any_claimable(sqlite::connection& c, const claim_request& req, std::int64_t now_ms);
+
 /// Records an attempt of a delivery claimed with `claim_token` and moves it to the outcome's
 /// state, un-claimed, inside the caller's transaction. Returns SQLITE_OK with `status` settled
 /// or not_claimed, or the failing result code (the caller rolls back).
@@ -85,6 +99,7 @@ struct store::impl {
   std::condition_variable queue_cv;
   std::deque<queued_append> queue;
   std::deque<queued_settle> settles;  ///< new outcomes: each wakes the writer
+  std::deque<queued_claim> claims;    ///< claims waiting for the writer
   /// From failed batches, to go with the next batch. Writer thread only.
   std::vector<queued_settle> settles_retry;
   bool stopping = false;
@@ -115,8 +130,12 @@ struct store::impl {
 
   time_point now() const { return clock(); }
 
+  /// The daemon's claims: queued for the writer thread, the future is their result. Nullopt
+  /// when there is no writer thread (a client): the caller claims itself.
+  std::optional<std::future<claim_result>> enqueue_claim(const claim_request& req);
   void writer_loop();
-  void commit_batch(std::vector<queued_append>& batch, std::vector<queued_settle>& settled);
+  void commit_batch(std::vector<queued_append>& batch, std::vector<queued_settle>& settled,
+                    std::vector<queued_claim>& claimed);
   /// SQLITE_OK, or the failing result code (the caller decides whether the batch survives).
   int append_one(const record& r, std::int64_t now_ms, append_status& result);
   /// The same for one queued outcome.

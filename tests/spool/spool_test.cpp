@@ -644,6 +644,46 @@ TEST_CASE("a claim that finds nothing to take does not wait for the write lock",
   CHECK(busy.deliveries[0].handler == "busy");
 }
 
+TEST_CASE("a daemon's claim is made in the writer's batches, a client's on its own connection",
+          "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "1")) == append_status::accepted);
+
+  // The writer waits for the lock with one append; the claim waits for the writer.
+  write_lock lock(opts.path);
+  s.append(make("a", "2"), [](append_status) {});
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
+  auto claimed = std::async(std::launch::async, [&] { return s.claim(req(10)); });
+  auto p = std::make_shared<std::promise<append_status>>();
+  auto third = p->get_future();
+  s.append(make("a", "3"), [p](append_status st) { p->set_value(st); });
+  lock.release();
+  REQUIRE(claimed.wait_for(60s) == std::future_status::ready);
+  const auto c = claimed.get();
+  REQUIRE(c.ok);
+  REQUIRE(third.wait_for(60s) == std::future_status::ready);
+  CHECK(third.get() == append_status::accepted);
+  // "1" and "2" (committed before the claim's transaction); "3" maybe, if in the same batch.
+  REQUIRE(c.deliveries.size() >= 2);
+  CHECK(c.deliveries[0].event_id == "1");
+  CHECK(c.deliveries[1].event_id == "2");
+  std::size_t claims_in_batches = 0;
+  for (const auto& b : s.stats_writer().recent)
+    claims_in_batches += b.claims;
+  CHECK(claims_in_batches == 1);
+
+  // A client (the CLI) claims on its own connection, in a transaction of its own.
+  store client(client_options(opts));
+  REQUIRE(s.release_all() == c.deliveries.size());
+  const auto mine = client.claim(req(1));
+  REQUIRE(mine.deliveries.size() == 1);
+  CHECK(mine.deliveries[0].event_id == "1");
+  CHECK(s.claim(req(10)).deliveries.size() == 2);
+}
+
 TEST_CASE("claims left by a crashed process are claimable after reopening", "[spool]") {
   hookd::test::temp_dir dir;
   test_clock clock;

@@ -23,8 +23,11 @@
 ///    settle_async() only enqueue; the writer takes everything waiting, commits it in ONE
 ///    transaction (group commit), then calls every completion. Between batches it runs
 ///    maintenance (purge, WAL checkpoint).
-///  - the delivery connection (claim, settle, release, replay, next_due_time), guarded by a
-///    mutex: callable from any number of dispatch workers.
+///  - the writer thread also claims for the dispatcher (claim() waits for it): one connection
+///    does all of the daemon's writes, so no connection drops its page cache because another
+///    one wrote.
+///  - the delivery connection (settle, release, replay, next_due_time; claims of a client),
+///    guarded by a mutex: callable from any number of dispatch workers.
 ///  Write transactions of this process's connections take turns on an in-process mutex before
 ///  SQLite's write lock, so they never sleep in SQLite's busy handler waiting for each other.
 ///  - the read connection (list, show, stats), guarded by its own mutex.
@@ -159,6 +162,7 @@ struct batch_info {
   std::chrono::microseconds commit_time{0};  ///< BEGIN to COMMIT done (fsync included)
   bool ok = true;
   std::size_t settles = 0;  ///< outcomes (settle_async) in the transaction
+  std::size_t claims = 0;   ///< claims (claim()) in the transaction
 };
 
 struct writer_stats {
@@ -267,7 +271,9 @@ class store {
   /// Claims due pending deliveries (next attempt <= now, not claimed) in order of arrival,
   /// marking them claimed in one transaction. Its cost grows with the number of handlers that
   /// have pending deliveries and with the deliveries taken, not with the backlog; a claim that
-  /// finds nothing reads only and never takes SQLite's write lock.
+  /// finds nothing reads only and never takes SQLite's write lock. In the daemon role it runs
+  /// in the writer thread, in its next batch (so it waits for the batch being committed): it
+  /// must not be called from a completion, which runs on that thread.
   claim_result claim(const claim_request& req) noexcept;
   /// Records the attempt in the history and moves the delivery to its new state, un-claimed,
   /// in a transaction of its own.
