@@ -1,9 +1,10 @@
-#include <hookd/core/event.hpp>
-
 #include <ctime>
 #include <stdexcept>
+#include <string_view>
 
 #include <fmt/format.h>
+
+#include <hookd/core/event.hpp>
 
 namespace hookd {
 
@@ -35,7 +36,8 @@ std::chrono::system_clock::time_point parse_time(const std::string& text) {
       ++digits;
       rest.remove_prefix(1);
     }
-    for (; digits < 3; ++digits) millis *= 10;
+    for (; digits < 3; ++digits)
+      millis *= 10;
   }
   if (rest != "Z") throw std::invalid_argument("not an RFC 3339 UTC time: " + text);
   tm.tm_year -= 1900;
@@ -45,22 +47,56 @@ std::chrono::system_clock::time_point parse_time(const std::string& text) {
                                                std::chrono::milliseconds{millis}};
 }
 
+namespace {
+
+/// Calls f(name, value) for every CloudEvents attribute but `data`, in the order hookd writes
+/// them: the one list to_cloudevent() and cloudevent_text() share.
+template <class F>
+void for_each_attribute(const event& e, F&& f) {
+  f("specversion", std::string_view("1.0"));
+  f("id", std::string_view(e.id));
+  f("source", std::string_view(e.source));
+  f("type", std::string_view(e.type));
+  if (!e.subject.empty()) f("subject", std::string_view(e.subject));
+  const std::string time = format_time(e.time);
+  f("time", std::string_view(time));
+  f("datacontenttype", std::string_view("application/json"));
+  f("provider", std::string_view(e.provider));
+  f("endpoint", std::string_view(e.endpoint));
+  f("entity", std::string_view(e.entity));
+  f("action", std::string_view(e.action));
+  f("providertype", std::string_view(e.providertype));
+}
+
+}  // namespace
+
 json to_cloudevent(const event& e) {
   json j = json::object();
-  j["specversion"] = "1.0";
-  j["id"] = e.id;
-  j["source"] = e.source;
-  j["type"] = e.type;
-  if (!e.subject.empty()) j["subject"] = e.subject;
-  j["time"] = format_time(e.time);
-  j["datacontenttype"] = "application/json";
-  j["provider"] = e.provider;
-  j["endpoint"] = e.endpoint;
-  j["entity"] = e.entity;
-  j["action"] = e.action;
-  j["providertype"] = e.providertype;
+  for_each_attribute(e, [&j](const char* name, std::string_view value) { j[name] = value; });
   j["data"] = e.data;
   return j;
+}
+
+std::string cloudevent_text(const event& e) {
+  // Built as text: to_cloudevent(e).dump() copied the whole of `data` into a new object (an
+  // allocation per node) and inserted each attribute into an ordered map first. Each value is
+  // still written by nlohmann's serializer, so the bytes are the same.
+  constexpr auto replace = json::error_handler_t::replace;
+  std::string out;
+  out.reserve(512);
+  char separator = '{';
+  for_each_attribute(e, [&](const char* name, std::string_view value) {
+    out += separator;
+    separator = ',';
+    out += '"';
+    out += name;
+    out += "\":";
+    out += json(value).dump(-1, ' ', false, replace);
+  });
+  out += ",\"data\":";
+  out += e.data.dump(-1, ' ', false, replace);
+  out += '}';
+  return out;
 }
 
 event from_cloudevent(const json& j) {

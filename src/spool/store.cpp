@@ -235,7 +235,7 @@ record make_record(const event& ev, std::vector<std::string> handlers) {
   r.received = ev.time;
   // Invalid UTF-8 (a header or URL segment copied into the event) is replaced, not thrown:
   // the request path must not fail on it, and handlers get valid JSON.
-  r.cloudevent = to_cloudevent(ev).dump(-1, ' ', false, json::error_handler_t::replace);
+  r.cloudevent = cloudevent_text(ev);
   r.handlers = std::move(handlers);
   return r;
 }
