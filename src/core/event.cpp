@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <ctime>
 #include <stdexcept>
 #include <string_view>
@@ -91,7 +92,18 @@ std::string cloudevent_text(const event& e) {
     out += '"';
     out += name;
     out += "\":";
-    out += json(value).dump(-1, ' ', false, replace);
+    // Attributes are nearly always printable ASCII without quote or backslash, which the
+    // serializer copies as they are; only the others go through it (a json string each).
+    const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+      return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (plain) {
+      out += '"';
+      out += value;
+      out += '"';
+    } else {
+      out += json(value).dump(-1, ' ', false, replace);
+    }
   });
   out += ",\"data\":";
   out += e.data.dump(-1, ' ', false, replace);
