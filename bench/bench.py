@@ -503,6 +503,14 @@ end
         a = self.args
         if "durable" not in a.servers:
             return
+        # What starting /bin/true costs on this machine now (one after the other, from Python's
+        # fork/exec): the executed rate cannot exceed about concurrency times this.
+        n_spawn = 100
+        t_spawn = time.perf_counter()
+        for _ in range(n_spawn):
+            subprocess.run(["/bin/true"], check=False, timeout=30)
+        spawn_rps = n_spawn / (time.perf_counter() - t_spawn)
+        log(f"exec: /bin/true started one after the other at {spawn_rps:.0f}/s")
         h = hookd_server(self, "exec", self.base_dir, handler="exec")
         try:
             h.start()
@@ -533,6 +541,9 @@ end
                 "dead": counts.get("dead", 0),
                 "pending_left": counts.get("pending", 0),
                 "executed_rps": round(executed / t_total, 1) if t_total > 0 else None,
+                "executed_rps_after_ingest": (round((executed - done_during) / (t_total - t_ingest), 1)
+                                              if t_total > t_ingest else None),
+                "spawn_floor_rps": round(spawn_rps, 1),
                 "server_cpu_s": round(cpu, 3),
                 "cpu_s_per_1000": round(cpu / r["ok"] * 1000, 4) if r["ok"] else None,
                 "peak_rss_kb": h.view.kb("VmHWM"),
@@ -877,7 +888,9 @@ def print_table(summary: dict) -> str:
         add(f"exec handler (b), {r['handler']}, {r['connections']} conns: ingest "
             f"{r['rps']:.0f} req/s (p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms, non2xx "
             f"{r['non2xx']}); executed {r['executed']} in {r['drain_seconds']} s = "
-            f"{r['executed_rps']}/s ({r['executed_rps_during_ingest']}/s during ingest); "
+            f"{r['executed_rps']}/s ({r['executed_rps_during_ingest']}/s during ingest, "
+            f"{r.get('executed_rps_after_ingest')}/s after; /bin/true alone, one after the other: "
+            f"{r.get('spawn_floor_rps')}/s); "
             f"drained: {r['drained']}, dead {r['dead']}; cpu s/1k {r['cpu_s_per_1000']}; "
             f"peak RSS {r['peak_rss_kb'] / 1024:.1f} MiB")
     idle = summary.get("idle", [])
