@@ -29,6 +29,11 @@ void statement::bind(int index, std::string_view value) noexcept {
   sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
+void statement::bind_unowned(int index, std::string_view value) noexcept {
+  const char* text = value.data() != nullptr ? value.data() : "";
+  sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
 void statement::bind(int index, const std::optional<std::string>& value) noexcept {
   if (value) {
     bind(index, std::string_view(*value));
@@ -55,10 +60,12 @@ std::int64_t statement::int64(int column) const noexcept {
 }
 
 std::string statement::text(int column) const {
-  const auto* p = sqlite3_column_text(stmt_, column);
-  if (p == nullptr) return {};
+  // The bytes as stored (the database is UTF-8): sqlite3_column_text would first copy the value
+  // into a buffer of its own to add a NUL terminator, an allocation per column read.
+  const auto* p = sqlite3_column_blob(stmt_, column);  // then the size, as SQLite advises
   const int n = sqlite3_column_bytes(stmt_, column);
-  return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
+  if (p == nullptr || n <= 0) return {};
+  return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
 }
 
 bool statement::is_null(int column) const noexcept {
@@ -140,7 +147,7 @@ void connection::exec_or_throw(const char* sql, std::string_view what) {
 
 statement* connection::cached(const char* sql) noexcept {
   try {
-    auto it = cache_.find(sql);
+    auto it = cache_.find(std::string_view(sql));
     if (it != cache_.end()) return it->second.get();
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {

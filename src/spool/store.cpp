@@ -514,8 +514,8 @@ int store::impl::append_one(const record& r, std::int64_t now_ms, append_status&
             writer.cached("INSERT INTO events(endpoint, event_id, type, provider, subject, "
                           "received_at, cloudevent) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
         if (!ev) return writer.extended_errcode();
-        ev->bind_all(r.endpoint, r.event_id, r.type, r.provider, r.subject, to_ms(r.received),
-                     r.cloudevent);
+        ev->bind_all(r.endpoint, r.event_id, r.type, r.provider, r.subject, to_ms(r.received));
+        ev->bind_unowned(7, r.cloudevent);  // `r` outlives the statement's use
         if (const int rc = ev->step(); rc != SQLITE_DONE) return rc;
         const std::int64_t seq = writer.last_insert_rowid();
 
