@@ -47,8 +47,16 @@ TEST_CASE("the stored text is the CloudEvents object's dump, byte for byte", "[e
   e.data["list"] = hookd::json::array({1, 2.5, true, nullptr, "x"});
   e.data["nested"] = {{"k", {{"deep", -3}}}};
   same(e);
-  e.data = nullptr;
+  e.data = hookd::json::parse(
+      R"({"a":[],"b":{},"c":[{"d":[1,-2,3.25,1e300,-0.0,true,false,null]},"x"],)"
+      R"("k\"ey":"v","\u00e9t\u00e9":"\u2713","n":12345678901234567890,"f":0.1})");
+  e.data["bad\xffkey"] = "bad\xc3value";
   same(e);
+  for (auto data : {hookd::json(nullptr), hookd::json(true), hookd::json(42), hookd::json(1.5),
+                    hookd::json("text"), hookd::json::array(), hookd::json::object()}) {
+    e.data = data;
+    same(e);
+  }
 }
 
 TEST_CASE("an empty subject is omitted, not written empty", "[event]") {
