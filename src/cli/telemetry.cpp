@@ -82,8 +82,8 @@ telemetry::telemetry(metrics::registry& r)
                               {}, batch_size_buckets())
                       .get()),
       commit_seconds_(r.histogram("hookd_spool_commit_duration_seconds",
-                                  "Time of one spool transaction, fsync included", {},
-                                  commit_buckets())
+                                  "Time of one spool transaction carrying events, fsync included",
+                                  {}, commit_buckets())
                           .get()),
       commit_failures_(r.counter("hookd_spool_commit_failures_total",
                                  "Spool transactions that could not commit (disk full, read-only, "
@@ -123,6 +123,9 @@ void telemetry::batch(const spool::batch_info& b) {
     commit_failures_.inc();
     return;
   }
+  // Transactions of outcomes and claims only commit without an fsync: they would blur both
+  // series, which are about what a request waits for.
+  if (b.size == 0) return;
   batch_size_.observe(static_cast<double>(b.size));
   commit_seconds_.observe(std::chrono::duration<double>(b.commit_time).count());
 }

@@ -1,9 +1,11 @@
-#include <hookd/core/event.hpp>
-
+#include <algorithm>
 #include <ctime>
 #include <stdexcept>
+#include <string_view>
 
 #include <fmt/format.h>
+
+#include <hookd/core/event.hpp>
 
 namespace hookd {
 
@@ -35,7 +37,8 @@ std::chrono::system_clock::time_point parse_time(const std::string& text) {
       ++digits;
       rest.remove_prefix(1);
     }
-    for (; digits < 3; ++digits) millis *= 10;
+    for (; digits < 3; ++digits)
+      millis *= 10;
   }
   if (rest != "Z") throw std::invalid_argument("not an RFC 3339 UTC time: " + text);
   tm.tm_year -= 1900;
@@ -45,22 +48,112 @@ std::chrono::system_clock::time_point parse_time(const std::string& text) {
                                                std::chrono::milliseconds{millis}};
 }
 
+namespace {
+
+/// Calls f(name, value) for every CloudEvents attribute but `data`, in the order hookd writes
+/// them: the one list to_cloudevent() and cloudevent_text() share.
+template <class F>
+void for_each_attribute(const event& e, F&& f) {
+  f("specversion", std::string_view("1.0"));
+  f("id", std::string_view(e.id));
+  f("source", std::string_view(e.source));
+  f("type", std::string_view(e.type));
+  if (!e.subject.empty()) f("subject", std::string_view(e.subject));
+  const std::string time = format_time(e.time);
+  f("time", std::string_view(time));
+  f("datacontenttype", std::string_view("application/json"));
+  f("provider", std::string_view(e.provider));
+  f("endpoint", std::string_view(e.endpoint));
+  f("entity", std::string_view(e.entity));
+  f("action", std::string_view(e.action));
+  f("providertype", std::string_view(e.providertype));
+}
+
+}  // namespace
+
 json to_cloudevent(const event& e) {
   json j = json::object();
-  j["specversion"] = "1.0";
-  j["id"] = e.id;
-  j["source"] = e.source;
-  j["type"] = e.type;
-  if (!e.subject.empty()) j["subject"] = e.subject;
-  j["time"] = format_time(e.time);
-  j["datacontenttype"] = "application/json";
-  j["provider"] = e.provider;
-  j["endpoint"] = e.endpoint;
-  j["entity"] = e.entity;
-  j["action"] = e.action;
-  j["providertype"] = e.providertype;
+  for_each_attribute(e, [&j](const char* name, std::string_view value) { j[name] = value; });
   j["data"] = e.data;
   return j;
+}
+
+namespace {
+
+constexpr auto replace_invalid = json::error_handler_t::replace;
+
+/// Appends `text` as a JSON string, as nlohmann's serializer writes it. Text is nearly always
+/// printable ASCII without quote or backslash, which the serializer copies unchanged (its
+/// UTF-8 decoder costs tens of instructions per byte); only other text goes through it.
+void append_string(std::string& out, std::string_view text) {
+  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += '"';
+    out += text;
+    out += '"';
+  } else {
+    out += json(text).dump(-1, ' ', false, replace_invalid);
+  }
+}
+
+/// Appends v.dump(-1, ' ', false, replace): objects, arrays and strings walked here, numbers,
+/// booleans and null written by the serializer.
+void append_value(std::string& out, const json& v) {
+  switch (v.type()) {
+    case json::value_t::object: {
+      char separator = '{';
+      for (const auto& [key, value] : v.items()) {
+        out += separator;
+        separator = ',';
+        append_string(out, key);
+        out += ':';
+        append_value(out, value);
+      }
+      out += separator == '{' ? "{}" : "}";
+      return;
+    }
+    case json::value_t::array: {
+      char separator = '[';
+      for (const auto& item : v) {
+        out += separator;
+        separator = ',';
+        append_value(out, item);
+      }
+      out += separator == '[' ? "[]" : "]";
+      return;
+    }
+    case json::value_t::string:
+      append_string(out, v.get_ref<const std::string&>());
+      return;
+    default:
+      out += v.dump(-1, ' ', false, replace_invalid);
+      return;
+  }
+}
+
+}  // namespace
+
+std::string cloudevent_text(const event& e) {
+  // Built as text: to_cloudevent(e).dump() copied the whole of `data` into a new object (an
+  // allocation per node), inserted each attribute into an ordered map first, and ran every byte
+  // through the serializer's UTF-8 decoder. The bytes are the same (event_test checks it).
+  std::string out;
+  out.reserve(512);
+  char separator = '{';
+  for_each_attribute(e, [&](const char* name, std::string_view value) {
+    out += separator;
+    separator = ',';
+    out += '"';
+    out += name;
+    out += "\":";
+    append_string(out, value);
+  });
+  out += ",\"data\":";
+  append_value(out, e.data);
+  out += '}';
+  return out;
 }
 
 event from_cloudevent(const json& j) {

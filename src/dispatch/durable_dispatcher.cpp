@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -18,9 +20,26 @@ namespace hookd::dispatch {
 
 using steady = std::chrono::steady_clock;
 
+namespace {
+/// Deliveries claimed per handler slot at once: one claim transaction for that many deliveries
+/// (at 1, every delivery was a write transaction of its own, serialized with the writer's group
+/// commits). Bounds the claimed-but-not-started deliveries of a handler to this many per slot.
+constexpr std::size_t claim_batch = 16;
+}  // namespace
+
 // ---- wakeup ----------------------------------------------------------------------------------
 
 void wakeup::notify() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  // One worker is enough: the one woken wakes another when it finds more than it can run.
+  // Waking them all after every commit made more context switches than deliveries.
+  cv_.notify_one();
+}
+
+void wakeup::notify_all() noexcept {
   {
     std::lock_guard lock(mutex_);
     ++generation_;
@@ -41,34 +60,44 @@ void wakeup::wait(std::uint64_t seen, steady::time_point deadline) const {
 // ---- shared state ----------------------------------------------------------------------------
 
 /// What a reload replaces, as one immutable snapshot: a submit routes with the table it loaded,
-/// a claim runs handlers of the table it loaded, and both may run while a reload swaps it.
+/// a delivery runs on the handlers of the table loaded when it starts, and both may run while a
+/// reload swaps it.
 struct dispatch_table {
   route_table routes;
   durable_dispatcher::handler_map handlers;
   std::map<std::string, config::retry_policy> retry;
 };
 
-struct durable_dispatcher::state {
+struct durable_dispatcher::state : std::enable_shared_from_this<durable_dispatcher::state> {
   spool::store* spool = nullptr;
   std::atomic<std::shared_ptr<const dispatch_table>> table;
   options opts;
+  bool spool_wakes = false;  // the spool's on_commit notifies opts.wake
 
   // Guards `spool_gone`: claims and settles hold it shared, stop() takes it exclusively once its
   // grace is over, so no worker still running a handler then can reach a destroyed spool.
   std::shared_mutex spool_mu;
   bool spool_gone = false;
 
-  // Serializes "compute free slots, claim, count in flight" across workers: two workers must not
-  // both see a concurrency-1 handler's one free slot.
-  std::mutex claim_mu;
+  /// Per handler name: deliveries running, and claimed ones waiting in `ready`.
+  struct load {
+    std::size_t running = 0;
+    std::size_t queued = 0;
+  };
 
   mutable std::mutex mu;  // everything below
   std::condition_variable idle_cv;
   bool accepting = true;
   bool stopping = false;
-  std::map<std::string, std::size_t, std::less<>> in_flight;  // per handler
-  std::vector<bool> exited;                                   // per worker
+  // One worker claims at a time: the capacities it asks for are computed from `loads`, which
+  // only it changes upwards until its claim is in `ready`.
+  bool claiming = false;
+  // Claimed, not started yet, in the order claimed (arrival order for each handler).
+  std::deque<spool::claimed_delivery> ready;
+  std::map<std::string, load, std::less<>> loads;
+  std::vector<bool> exited;  // per worker
   std::size_t running_workers = 0;
+  std::size_t unsettled = 0;  // outcomes handed to the spool, not committed yet
   dispatch_counters counters;
 
   spool::time_point now() const {
@@ -76,6 +105,18 @@ struct durable_dispatcher::state {
   }
 
   void worker(unsigned index) noexcept;
+  /// Under `mu`: removes and returns the first ready delivery whose handler has a free slot,
+  /// counting it as running.
+  std::optional<spool::claimed_delivery> take_runnable(const dispatch_table& t);
+  /// Under `mu`: the claim that refills the handlers running short, or nullopt when none is.
+  std::optional<spool::claim_request> refill_request(const dispatch_table& t);
+  /// Under `mu`: ready deliveries that could start now (for waking other workers).
+  std::size_t runnable(const dispatch_table& t) const;
+  static std::size_t slots(const dispatch_table& t, const std::string& handler) noexcept;
+  /// Claims (the caller set `claiming`) and queues what it got. True when it got something;
+  /// `due` then stays unset, else it is the next due time if the spool knows one.
+  bool claim(const spool::claim_request& req, bool& failing, bool& claim_failed,
+             std::optional<spool::time_point>& due) noexcept;
   void run_one(const dispatch_table& t, const spool::claimed_delivery& d,
                std::mt19937_64& rng) noexcept;
   spool::outcome failed(const dispatch_table& t, const spool::claimed_delivery& d,
@@ -127,24 +168,16 @@ void durable_dispatcher::state::run_one(const dispatch_table& t, const spool::cl
       spdlog::error("dispatch: event {} from {}: handler {} is not configured; delivery is dead",
                     d.event_id, d.endpoint, d.handler);
     } else {
-      std::optional<event> ev;
-      try {
-        ev = from_cloudevent(json::parse(d.cloudevent));
-      } catch (const std::exception& e) {
-        // The stored text cannot change: retrying cannot help.
-        o = spool::outcome::dead(std::string("stored event cannot be read: ") + e.what());
-        spdlog::error("dispatch: event {} from {}: stored event cannot be read: {}", d.event_id,
-                      d.endpoint, e.what());
-      }
-      if (ev) {
-        const auto r = h->second->deliver(handlers::delivery{*ev, d.cloudevent, d.attempt});
-        if (r.ok) {
-          o = spool::outcome::done();
-          spdlog::debug("dispatch: {} delivered event {} ({} from {}), attempt {}", d.handler,
-                        d.event_id, d.type, d.endpoint, d.attempt);
-        } else {
-          o = failed(t, d, r.error, rng);
-        }
+      // The stored text is the event: handlers get it as it is, with the attributes the spool
+      // keeps beside it, so nothing is parsed again for each delivery.
+      const handlers::event_attributes attrs(d.event_id, d.type, d.endpoint, d.provider, d.subject);
+      const auto r = h->second->deliver(handlers::delivery{attrs, d.cloudevent, d.attempt});
+      if (r.ok) {
+        o = spool::outcome::done();
+        spdlog::debug("dispatch: {} delivered event {} ({} from {}), attempt {}", d.handler,
+                      d.event_id, d.type, d.endpoint, d.attempt);
+      } else {
+        o = failed(t, d, r.error, rng);
       }
     }
   } catch (const std::exception& e) {
@@ -198,44 +231,185 @@ void durable_dispatcher::state::run_one(const dispatch_table& t, const spool::cl
 
 void durable_dispatcher::state::settle(const spool::claimed_delivery& d,
                                        const spool::outcome& o) noexcept {
-  // A settle that cannot commit (the file locked beyond the busy timeout, disk trouble) is tried
-  // a few times; after that the claim stays and the next start delivers again (at least once).
-  for (int i = 0; i < 5; ++i) {
-    {
-      std::shared_lock lock(spool_mu);
-      if (spool_gone) {
-        spdlog::warn(
-            "dispatch: {} finished event {} after the shutdown grace; its claim stays and "
-            "it is delivered again at the next start",
-            d.handler, d.event_id);
-        return;
-      }
-      const auto st = spool->settle(d.delivery_id, o);
-      if (st == spool::settle_status::settled) return;
+  try {
+    std::shared_lock lock(spool_mu);
+    if (spool_gone) {
+      spdlog::warn(
+          "dispatch: {} finished event {} after the shutdown grace; its claim stays and "
+          "it is delivered again at the next start",
+          d.handler, d.event_id);
+      return;
+    }
+    // Recorded with the spool writer's next group commit; the slot is free at once (a crash
+    // before that commit delivers it again: at least once). Errors are only reported here.
+    std::function<void(spool::settle_status)> done = [self = shared_from_this(), id = d.delivery_id,
+                                                      event_id = d.event_id, handler = d.handler](
+                                                         spool::settle_status st) {
       if (st == spool::settle_status::not_claimed) {
         spdlog::warn("dispatch: delivery {} of event {} to {} was no longer claimed when settled",
-                     d.delivery_id, d.event_id, d.handler);
-        return;
+                     id, event_id, handler);
+      } else if (st == spool::settle_status::unavailable) {
+        self->count(&dispatch_counters::settle_errors);
+        spdlog::error(
+            "dispatch: cannot record the result of {} on event {} in the spool; it stays "
+            "claimed and is delivered again at the next start",
+            handler, event_id);
       }
+      bool stop_waits = false;
+      {
+        std::lock_guard state_lock(self->mu);
+        --self->unsettled;
+        stop_waits = self->stopping;
+      }
+      if (stop_waits) self->idle_cv.notify_all();
+    };
+    {
+      std::lock_guard state_lock(mu);
+      ++unsettled;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 * (i + 1)));
+    spool->settle_async(d.delivery_id, o, std::move(done));  // calls `done` exactly once
+  } catch (...) {  // bad_alloc capturing the completion: the claim stays (at least once)
+    count(&dispatch_counters::settle_errors);
   }
-  count(&dispatch_counters::settle_errors);
-  spdlog::error(
-      "dispatch: cannot record the result of {} on event {} in the spool; it stays "
-      "claimed and is delivered again at the next start",
-      d.handler, d.event_id);
 }
 
 void durable_dispatcher::state::finished(const spool::claimed_delivery& d) noexcept {
+  bool stop_waits = false;
   {
     std::lock_guard lock(mu);
-    if (auto it = in_flight.find(d.handler); it != in_flight.end() && it->second > 0) --it->second;
+    if (auto it = loads.find(d.handler); it != loads.end() && it->second.running > 0) {
+      --it->second.running;
+    }
     --counters.in_flight;
+    stop_waits = stopping;
   }
-  idle_cv.notify_all();
-  // A slot is free again, and the settle may have made something due: let idle workers look.
-  opts.wake->notify();
+  // No wake-up for the other workers: the slot freed here is this worker's next delivery (it
+  // looks for one at once), and waking every idle worker after each delivery cost more context
+  // switches than deliveries on a busy machine.
+  if (stop_waits) idle_cv.notify_all();
+}
+
+std::size_t durable_dispatcher::state::slots(const dispatch_table& t,
+                                             const std::string& handler) noexcept {
+  const auto it = t.handlers.find(handler);
+  // A handler no longer configured: its deliveries are only settled dead, any number at once.
+  if (it == t.handlers.end() || !it->second) return std::numeric_limits<std::size_t>::max();
+  return std::max(1U, it->second->concurrency());
+}
+
+std::optional<spool::claimed_delivery> durable_dispatcher::state::take_runnable(
+    const dispatch_table& t) {
+  for (auto it = ready.begin(); it != ready.end(); ++it) {
+    auto& l = loads[it->handler];
+    if (l.running >= slots(t, it->handler)) continue;
+    // The first of its handler in `ready`: a concurrency-1 handler's deliveries start one after
+    // the other, in the order they were claimed.
+    ++l.running;
+    --l.queued;
+    ++counters.in_flight;
+    std::optional<spool::claimed_delivery> d(std::move(*it));
+    ready.erase(it);
+    return d;
+  }
+  return std::nullopt;
+}
+
+std::size_t durable_dispatcher::state::runnable(const dispatch_table& t) const {
+  std::map<std::string_view, std::size_t> starting;
+  std::size_t n = 0;
+  for (const auto& d : ready) {
+    const auto l = loads.find(d.handler);
+    const std::size_t running = (l != loads.end() ? l->second.running : 0) + starting[d.handler];
+    if (running < slots(t, d.handler)) {
+      ++starting[d.handler];
+      ++n;
+    }
+  }
+  return n;
+}
+
+std::optional<spool::claim_request> durable_dispatcher::state::refill_request(
+    const dispatch_table& t) {
+  spool::claim_request req;
+  req.limit = 0;
+  for (const auto& [name, h] : t.handlers) {
+    const std::size_t n = slots(t, name);
+    const auto& l = loads[name];
+    std::size_t want = 0;
+    // Refill when fewer deliveries wait than the handler has slots, up to claim_batch per slot:
+    // one claim transaction for many deliveries, made while the last ones still run.
+    if (l.queued < n) {
+      const std::size_t target = n * claim_batch;
+      const std::size_t have = l.queued + l.running;
+      want = target > have ? target - have : 0;
+    }
+    req.capacity[name] = want;
+    req.limit += want;
+  }
+  // No handler configured at all: deliveries named in the spool are only settled dead.
+  if (t.handlers.empty()) req.limit = claim_batch;
+  if (req.limit == 0) return std::nullopt;
+  return req;
+}
+
+bool durable_dispatcher::state::claim(const spool::claim_request& req, bool& failing,
+                                      bool& claim_failed,
+                                      std::optional<spool::time_point>& due) noexcept {
+  const auto claim_time = now();
+  bool got = false;
+  bool more_runnable = false;
+  claim_failed = false;
+  try {
+    std::shared_lock spool_lock(spool_mu);
+    if (spool_gone) {
+      std::lock_guard lock(mu);
+      claiming = false;
+      return false;
+    }
+    auto r = spool->claim(req);
+    if (!r.ok) {
+      claim_failed = true;
+      count(&dispatch_counters::claim_errors);
+      if (!failing) spdlog::error("dispatch: cannot claim deliveries: {}", r.error);
+      failing = true;
+    } else {
+      if (failing) spdlog::info("dispatch: claiming deliveries again");
+      failing = false;
+    }
+    bool stop_now = false;
+    {
+      std::lock_guard lock(mu);
+      claiming = false;
+      stop_now = stopping;
+      if (!stop_now) {
+        for (auto& d : r.deliveries) {
+          ++loads[d.handler].queued;
+          ready.push_back(std::move(d));
+        }
+        got = !r.deliveries.empty();
+        more_runnable = runnable(*table.load()) > 1;
+      }
+    }
+    if (stop_now) {
+      // Claimed but not started: give them back, due again at once (no attempt counted).
+      for (const auto& d : r.deliveries)
+        spool->release(d.delivery_id);
+      return false;
+    }
+    if (!got && !claim_failed) {
+      // Due after our claim looked: wake then. Due before: it belongs to a handler with no
+      // capacity left, and the worker running it claims again when it needs more.
+      const auto next = spool->next_due_time();
+      if (next && *next > claim_time) due = next;
+    }
+  } catch (...) {  // bad_alloc: nothing was queued; try again after a pause
+    std::lock_guard lock(mu);
+    claiming = false;
+    claim_failed = true;
+  }
+  // This worker runs one of them; the others are for idle workers.
+  if (more_runnable) opts.wake->notify();
+  return got;
 }
 
 void durable_dispatcher::state::worker(unsigned index) noexcept {
@@ -245,88 +419,45 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
   bool failing = false;  // log claim failures on transitions only
   for (;;) {
     const auto seen = opts.wake->generation();
+    // The handlers the next delivery runs on, and the claim is made for.
+    const std::shared_ptr<const dispatch_table> t = table.load();
+    std::optional<spool::claimed_delivery> next;
+    std::optional<spool::claim_request> req;
+    bool more = false;
     {
       std::lock_guard lock(mu);
       if (stopping) break;
-    }
-    const auto claim_time = now();
-    // The handlers this claim is made for, and that the claimed delivery runs on.
-    const std::shared_ptr<const dispatch_table> t = table.load();
-    const auto& configured = t->handlers;
-    std::optional<spool::claimed_delivery> claimed;
-    bool claim_failed = false;
-    try {
-      std::lock_guard claim_lock(claim_mu);
-      spool::claim_request req;
-      req.limit = 1;
-      bool any_free = configured.empty();
-      {
-        std::lock_guard lock(mu);
-        for (const auto& [name, h] : configured) {
-          const std::size_t slots = std::max(1U, h->concurrency());
-          const auto it = in_flight.find(name);
-          const std::size_t busy = it == in_flight.end() ? 0 : it->second;
-          req.capacity[name] = slots > busy ? slots - busy : 0;
-          any_free = any_free || slots > busy;
+      try {
+        next = take_runnable(*t);
+        more = next && runnable(*t) > 0;
+        if (!next && !claiming) {
+          req = refill_request(*t);
+          claiming = req.has_value();
         }
+      } catch (...) {  // bad_alloc: nothing taken, nothing claimed; look again after a pause
+        next.reset();
+        req.reset();
       }
-      spool::claim_result r;
-      {
-        std::shared_lock spool_lock(spool_mu);
-        if (spool_gone) break;
-        // Every handler busy: a claim could only take the write lock the writer thread needs
-        // for nothing (deliveries to unconfigured handlers wait for a free slot).
-        if (any_free) r = spool->claim(req);
-      }
-      if (!r.ok) {
-        claim_failed = true;
-        count(&dispatch_counters::claim_errors);
-        if (!failing) spdlog::error("dispatch: cannot claim deliveries: {}", r.error);
-        failing = true;
-      } else {
-        if (failing) spdlog::info("dispatch: claiming deliveries again");
-        failing = false;
-        if (!r.deliveries.empty()) {
-          claimed = std::move(r.deliveries.front());
-          std::lock_guard lock(mu);
-          ++in_flight[claimed->handler];
-          ++counters.in_flight;
-        }
-      }
-    } catch (...) {  // bad_alloc building the request: try again after a pause
-      claim_failed = true;
     }
-
-    if (claimed) {
-      bool stop_now = false;
-      {
-        std::lock_guard lock(mu);
-        stop_now = stopping;
-      }
-      if (stop_now) {
-        // Claimed but not started: give it back, due again at once (no attempt counted).
-        std::shared_lock spool_lock(spool_mu);
-        if (!spool_gone) spool->release(claimed->delivery_id);
-        spool_lock.unlock();
-        finished(*claimed);
-        break;
-      }
-      run_one(*t, *claimed, rng);
+    if (next) {
+      // More than this worker can start: pass the wake-up on to an idle one.
+      if (more) opts.wake->notify();
+      run_one(*t, *next, rng);
       continue;
     }
 
-    // Nothing to do now: sleep until woken, the next due time, or max_idle.
+    // Nothing to start now: refill, or sleep until woken (a commit, a claim with more than one
+    // worker's share, stop), the next due time, or max_idle.
     auto deadline = steady::now() + opts.max_idle;
-    if (!claim_failed) {
+    if (req) {
+      bool claim_failed = false;
       std::optional<spool::time_point> due;
+      if (claim(*req, failing, claim_failed, due)) continue;
       {
         std::shared_lock spool_lock(spool_mu);
         if (spool_gone) break;
-        due = spool->next_due_time();
       }
-      // Due after our claim looked: wake then. Due before: it belongs to a handler with no free
-      // slot, and the settle that frees one notifies us.
-      if (due && *due > claim_time) {
+      if (due) {
         const auto in = std::max(*due - now(), spool::time_point::duration::zero());
         deadline =
             std::min(deadline, steady::now() + std::chrono::duration_cast<steady::duration>(in));
@@ -353,6 +484,9 @@ durable_dispatcher::durable_dispatcher(spool::store& spool, route_table routes,
   s.opts = std::move(opts);
   s.opts.workers = std::max(1U, s.opts.workers);
   if (s.opts.max_idle <= duration::zero()) s.opts.max_idle = std::chrono::seconds(1);
+  // The spool's on_commit hook is expected to notify a wakeup given here (as the runtime and
+  // wakeup's example do); with one made here, only the appends' completions can.
+  s.spool_wakes = s.opts.wake && spool.config().on_commit;
   if (!s.opts.wake) s.opts.wake = std::make_shared<wakeup>();
   s.exited.assign(s.opts.workers, false);
   s.running_workers = s.opts.workers;
@@ -384,7 +518,7 @@ void durable_dispatcher::reconfigure(route_table routes, handler_map handlers,
   auto t = make_table(std::move(routes), std::move(handlers), std::move(retry));
   state_->table.store(std::move(t));
   // Deliveries of a handler added by the reload may be due already.
-  state_->opts.wake->notify();
+  state_->opts.wake->notify_all();
 }
 
 durable_dispatcher::options durable_dispatcher::options_from(const config::config& cfg,
@@ -417,12 +551,14 @@ void durable_dispatcher::submit(event ev, std::function<void(submit_status)> don
     // No route: still stored (dedup, audit), with no delivery.
     auto record = spool::make_record(ev, s.table.load()->routes.match(ev));
     auto wake = s.opts.wake;
-    spool_.append(std::move(record), [done = std::move(done), wake](spool::append_status st) {
-      // The spool's on_commit hook normally wakes the workers; this covers a spool built
-      // without it.
-      if (st == spool::append_status::accepted) wake->notify();
-      if (done) done(to_submit_status(st));
-    });
+    const bool spool_wakes = s.spool_wakes;
+    spool_.append(std::move(record),
+                  [done = std::move(done), wake, spool_wakes](spool::append_status st) {
+                    // The spool's on_commit hook normally wakes the workers (once per commit); this
+                    // covers a spool built without it, or wired to another wakeup.
+                    if (st == spool::append_status::accepted && !spool_wakes) wake->notify();
+                    if (done) done(to_submit_status(st));
+                  });
   } catch (const std::exception& e) {  // bad_alloc: not stored
     spdlog::error("dispatch: event {} not stored: {}", ev.id, e.what());
     if (done) done(submit_status::unavailable);
@@ -442,16 +578,28 @@ void durable_dispatcher::stop(duration grace) {
     s.accepting = false;
     s.stopping = true;
   }
-  s.opts.wake->notify();
+  s.opts.wake->notify_all();
   std::size_t abandoned = 0;
   {
     std::unique_lock lock(s.mu);
-    s.idle_cv.wait_until(lock, steady::now() + grace, [&] { return s.running_workers == 0; });
+    // Finished means settled: the outcomes handed to the spool are committed too.
+    s.idle_cv.wait_until(lock, steady::now() + grace,
+                         [&] { return s.running_workers == 0 && s.unsettled == 0; });
     abandoned = s.counters.in_flight;
   }
   {
     // Waits for a claim or settle in progress; afterwards no worker reaches the spool.
     std::unique_lock spool_lock(s.spool_mu);
+    // Claimed but not started: give them back, due again at the next start (no attempt
+    // counted). No worker adds to `ready` once `stopping` is set.
+    std::deque<spool::claimed_delivery> unstarted;
+    {
+      std::lock_guard lock(s.mu);
+      unstarted.swap(s.ready);
+      s.loads.clear();
+    }
+    for (const auto& d : unstarted)
+      s.spool->release(d.delivery_id);
     s.spool_gone = true;
   }
   std::vector<bool> exited;

@@ -211,11 +211,11 @@ std::vector<std::string> environment(const config::exec_handler& spec, const del
   std::map<std::string, std::string> env{{"PATH", exec_handler::search_path}, {"LANG", "C.UTF-8"}};
   for (const auto& [key, value] : spec.env)
     env[key] = value;
-  env["HOOKD_EVENT_ID"] = d.ev.id;
-  env["HOOKD_EVENT_TYPE"] = d.ev.type;
-  env["HOOKD_ENDPOINT"] = d.ev.endpoint;
-  env["HOOKD_PROVIDER"] = d.ev.provider;
-  env["HOOKD_SUBJECT"] = d.ev.subject;
+  env["HOOKD_EVENT_ID"] = std::string(d.ev.id);
+  env["HOOKD_EVENT_TYPE"] = std::string(d.ev.type);
+  env["HOOKD_ENDPOINT"] = std::string(d.ev.endpoint);
+  env["HOOKD_PROVIDER"] = std::string(d.ev.provider);
+  env["HOOKD_SUBJECT"] = std::string(d.ev.subject);
   env["HOOKD_ATTEMPT"] = std::to_string(d.attempt);
   std::vector<std::string> out;
   out.reserve(env.size());

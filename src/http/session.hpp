@@ -8,6 +8,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -41,7 +42,8 @@ class session : public std::enable_shared_from_this<session> {
   enum class phase { waiting, reading, handling, writing, closing };
 
   void do_wait();
-  void on_wait(boost::beast::error_code ec, std::size_t n);
+  void on_idle_timer(boost::beast::error_code ec);
+  void on_wait(boost::beast::error_code ec);
   void do_read_header();
   void on_read_header(boost::beast::error_code ec, std::size_t n);
   void do_continue();
@@ -62,7 +64,9 @@ class session : public std::enable_shared_from_this<session> {
 
   boost::beast::tcp_stream stream_;
   const boost::asio::any_io_executor executor_;  // the strand; copied so any thread may post
-  boost::beast::flat_buffer buffer_;
+  boost::asio::steady_timer idle_timer_;         // the deadline of do_wait()
+  bool idle_timed_out_ = false;
+  boost::beast::flat_buffer buffer_;  // empty (no memory) while waiting for a request
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
   boost::beast::http::response<boost::beast::http::empty_body> continue_;

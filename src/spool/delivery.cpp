@@ -1,7 +1,9 @@
 // The dispatcher's side of the spool (claim, settle, release) and replay.
 
+#include <algorithm>
 #include <charconv>
-#include <map>
+#include <optional>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -25,149 +27,263 @@ std::int64_t as_seq(const std::string& key) noexcept {
 
 }  // namespace
 
+namespace {
+
+/// A claimable delivery chosen by choose_claimable().
+struct candidate {
+  std::int64_t id = 0;
+  std::string handler;
+};
+
+// The claimable rows of one handler, oldest first, read from deliveries_claimable alone (a
+// covering index: no table row is read for a delivery that is not taken).
+constexpr const char* claimable_of_handler =
+    "SELECT id FROM deliveries INDEXED BY deliveries_claimable "
+    "WHERE state = 'pending' AND claim IS NULL AND handler = ?1 AND next_attempt_at <= ?2 "
+    "ORDER BY id LIMIT ?3";
+// The handlers that have claimable rows, one index seek each (SQLite has no skip-scan without
+// statistics): the first, then the next after ?1.
+constexpr const char* first_claimable_handler =
+    "SELECT handler FROM deliveries INDEXED BY deliveries_claimable "
+    "WHERE state = 'pending' AND claim IS NULL ORDER BY handler LIMIT 1";
+constexpr const char* next_claimable_handler =
+    "SELECT handler FROM deliveries INDEXED BY deliveries_claimable "
+    "WHERE state = 'pending' AND claim IS NULL AND handler > ?1 ORDER BY handler LIMIT 1";
+
+/// Appends up to `limit` claimable deliveries of `handler` to `out`.
+int claimable(sqlite::connection& c, const std::string& handler, std::int64_t now_ms,
+              std::size_t limit, std::vector<candidate>& out) {
+  sqlite::statement_use sel(c.cached(claimable_of_handler));
+  if (!sel) return c.extended_errcode();
+  sel->bind_all(handler, now_ms, static_cast<std::int64_t>(limit));
+  for (;;) {
+    const int rc = sel->step();
+    if (rc == SQLITE_DONE) return SQLITE_OK;
+    if (rc != SQLITE_ROW) return rc;
+    out.push_back(candidate{sel->int64(0), handler});
+  }
+}
+
+/// The next handler name after `after` (the first when nullopt) with claimable rows, "" when
+/// there is none.
+int next_handler(sqlite::connection& c, const std::optional<std::string>& after,
+                 std::string& next) {
+  sqlite::statement_use sel(c.cached(after ? next_claimable_handler : first_claimable_handler));
+  if (!sel) return c.extended_errcode();
+  if (after) sel->bind(1, *after);
+  const int rc = sel->step();
+  next.clear();
+  if (rc == SQLITE_DONE) return SQLITE_OK;
+  if (rc != SQLITE_ROW) return rc;
+  next = sel->text(0);
+  return SQLITE_OK;
+}
+
+/// What a claim would take: each handler's first due deliveries, at most its capacity, then
+/// the oldest `limit` of them all. Order of arrival is delivery id order: ids grow with the
+/// event's arrival, and a retry keeps its id. Reads only.
+int choose_claimable(sqlite::connection& c, const claim_request& req, std::int64_t now_ms,
+                     std::vector<candidate>& chosen) {
+  auto wanted = [&req](const std::string& handler) {
+    const auto cap = req.capacity.find(handler);
+    return cap == req.capacity.end() ? req.limit : std::min(req.limit, cap->second);
+  };
+  if (req.handler) return claimable(c, *req.handler, now_ms, wanted(*req.handler), chosen);
+  std::optional<std::string> handler;
+  std::string next;
+  for (;;) {
+    if (const int rc = next_handler(c, handler, next); rc != SQLITE_OK) return rc;
+    if (next.empty()) break;
+    handler = next;
+    const std::size_t n = wanted(*handler);
+    if (n == 0) continue;
+    if (const int rc = claimable(c, *handler, now_ms, n, chosen); rc != SQLITE_OK) return rc;
+  }
+  std::sort(chosen.begin(), chosen.end(),
+            [](const candidate& a, const candidate& b) { return a.id < b.id; });
+  if (chosen.size() > req.limit) chosen.resize(req.limit);
+  return SQLITE_OK;
+}
+
+/// Marks `chosen` claimed and reads them into `out`, inside the caller's write transaction.
+/// Each row is read again: one chosen outside the transaction may have changed since (another
+/// process's replay); one no longer claimable is skipped.
+int take_claimed(sqlite::connection& c, std::int64_t claim_token, std::int64_t now_ms,
+                 const std::vector<candidate>& chosen, std::vector<claimed_delivery>& out) {
+  sqlite::statement_use sel(
+      c.cached("SELECT d.handler, d.event_seq, d.attempts, d.round_attempts, e.endpoint, "
+               "e.event_id, e.type, e.provider, e.subject, e.received_at, e.cloudevent "
+               "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+               "WHERE d.id = ?1 AND d.state = 'pending' AND d.claim IS NULL "
+               "AND d.next_attempt_at <= ?2"));
+  if (!sel) return c.extended_errcode();
+  sqlite::statement_use upd(
+      c.cached("UPDATE deliveries SET claim = ?1, claimed_at = ?2 WHERE id = ?3"));
+  if (!upd) return c.extended_errcode();
+  out.reserve(out.size() + chosen.size());
+  for (const auto& cand : chosen) {
+    sel->reset();
+    sel->bind_all(cand.id, now_ms);
+    const int rc = sel->step();
+    if (rc == SQLITE_DONE) continue;  // no longer claimable
+    if (rc != SQLITE_ROW) return rc;
+    claimed_delivery d;
+    d.delivery_id = cand.id;
+    d.handler = sel->text(0);
+    d.event_seq = sel->int64(1);
+    d.attempt = static_cast<unsigned>(sel->int64(2)) + 1;
+    d.round_attempt = static_cast<unsigned>(sel->int64(3)) + 1;
+    d.endpoint = sel->text(4);
+    d.event_id = sel->text(5);
+    d.type = sel->text(6);
+    d.provider = sel->text(7);
+    d.subject = sel->text(8);
+    d.received = from_ms(sel->int64(9));
+    d.cloudevent = sel->text(10);
+    upd->reset();
+    upd->bind_all(claim_token, now_ms, cand.id);
+    if (const int urc = upd->step(); urc != SQLITE_DONE) return urc;
+    out.push_back(std::move(d));
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+bool any_claimable(sqlite::connection& c, const claim_request& req, std::int64_t now_ms) {
+  std::vector<candidate> chosen;
+  // On an error, say yes: the claim in the transaction reports it.
+  return choose_claimable(c, req, now_ms, chosen) != SQLITE_OK || !chosen.empty();
+}
+
+int claim_in(sqlite::connection& c, std::int64_t claim_token, const claim_request& req,
+             std::int64_t now_ms, std::vector<claimed_delivery>& out) {
+  std::vector<candidate> chosen;
+  if (const int rc = choose_claimable(c, req, now_ms, chosen); rc != SQLITE_OK) return rc;
+  return take_claimed(c, claim_token, now_ms, chosen, out);
+}
+
 claim_result store::claim(const claim_request& req) noexcept {
   claim_result out;
+  auto fail = [&out](std::string why) {
+    out.ok = false;
+    out.error = std::move(why);
+    out.deliveries.clear();
+    return out;
+  };
   try {
     auto& m = *impl_;
+    // The daemon claims in the writer thread, on the writer's connection: a write on another
+    // connection of the process makes every other connection drop its whole page cache at its
+    // next transaction (SQLite sees the WAL changed), and the writer then read its pages again
+    // from disk after every claim (a pread per page). See store::impl::commit_batch.
+    if (auto f = m.enqueue_claim(req)) return f->get();
+
+    // A client (no writer thread): choose without the write lock, then claim in a write
+    // transaction of the delivery connection.
     std::lock_guard lk(m.delivery_mu);
     auto& c = m.delivery;
     const std::int64_t now_ms = to_ms(m.now());
-    {
-      // Idle polls must not take the write lock the writer thread needs for group commits.
-      sqlite::statement_use any(
-          c.cached("SELECT 1 FROM deliveries WHERE state = 'pending' AND claim IS NULL "
-                   "AND next_attempt_at <= ?1 LIMIT 1"));
-      if (any) {
-        any->bind(1, now_ms);
-        if (any->step() == SQLITE_DONE) return out;
-      }
+    std::vector<candidate> chosen;
+    if (choose_claimable(c, req, now_ms, chosen) != SQLITE_OK) {
+      return fail(describe(c, "claim: select"));
     }
-    sqlite::transaction tx(c, "BEGIN IMMEDIATE");
-    if (tx.begin_rc() != SQLITE_OK) {
-      out.ok = false;
-      out.error = describe(c, "claim: begin");
-      return out;
+    if (chosen.empty()) return out;
+    write_transaction tx(m.write_mu, c);
+    if (tx.begin_rc() != SQLITE_OK) return fail(describe(c, "claim: begin"));
+    if (take_claimed(c, m.claim_token, now_ms, chosen, out.deliveries) != SQLITE_OK) {
+      return fail(describe(c, "claim"));
     }
-    {
-      // Arrival order: delivery ids grow with the event's arrival; a retry keeps its place.
-      sqlite::statement_use sel(
-          c.cached("SELECT d.handler, d.id, d.event_seq, d.attempts, d.round_attempts, e.endpoint, "
-                   "e.event_id, e.type, e.received_at, e.cloudevent "
-                   "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                   "WHERE d.state = 'pending' AND d.claim IS NULL AND d.next_attempt_at <= ?1 "
-                   "AND (?2 IS NULL OR d.handler = ?2) ORDER BY d.id"));
-      if (!sel) {
-        out.ok = false;
-        out.error = describe(c, "claim: prepare");
-        return out;
-      }
-      sel->bind(1, now_ms);
-      sel->bind(2, req.handler);
-      std::map<std::string, std::size_t, std::less<>> taken;
-      while (out.deliveries.size() < req.limit) {
-        const int rc = sel->step();
-        if (rc == SQLITE_DONE) break;
-        if (rc != SQLITE_ROW) {
-          out.ok = false;
-          out.error = describe(c, "claim: select");
-          out.deliveries.clear();
-          return out;
-        }
-        std::string handler = sel->text(0);
-        if (auto cap = req.capacity.find(handler); cap != req.capacity.end()) {
-          auto& n = taken[handler];
-          if (n >= cap->second) continue;  // this handler has no free slot: keep its order
-          ++n;
-        }
-        claimed_delivery d;
-        d.handler = std::move(handler);
-        d.delivery_id = sel->int64(1);
-        d.event_seq = sel->int64(2);
-        d.attempt = static_cast<unsigned>(sel->int64(3)) + 1;
-        d.round_attempt = static_cast<unsigned>(sel->int64(4)) + 1;
-        d.endpoint = sel->text(5);
-        d.event_id = sel->text(6);
-        d.type = sel->text(7);
-        d.received = from_ms(sel->int64(8));
-        d.cloudevent = sel->text(9);
-        out.deliveries.push_back(std::move(d));
-      }
-    }
-    sqlite::statement_use upd(c.cached(
-        "UPDATE deliveries SET claim = ?1, claimed_at = ?2 WHERE id = ?3 AND claim IS NULL"));
-    if (!upd) {
-      out.ok = false;
-      out.error = describe(c, "claim: prepare");
-      out.deliveries.clear();
-      return out;
-    }
-    for (const auto& d : out.deliveries) {
-      upd->reset();
-      upd->bind_all(m.claim_token, now_ms, d.delivery_id);
-      if (upd->step() != SQLITE_DONE) {
-        out.ok = false;
-        out.error = describe(c, "claim: update");
-        out.deliveries.clear();
-        return out;
-      }
-    }
-    if (tx.commit() != SQLITE_OK) {
-      out.ok = false;
-      out.error = describe(c, "claim: commit");
-      out.deliveries.clear();
-    }
+    if (tx.commit() != SQLITE_OK) return fail(describe(c, "claim: commit"));
   } catch (const std::exception& e) {  // bad_alloc: nothing was claimed (rolled back)
-    out.ok = false;
-    out.error = e.what();
-    out.deliveries.clear();
+    return fail(e.what());
   }
   return out;
+}
+
+int settle_in(sqlite::connection& c, std::int64_t claim_token, std::int64_t delivery_id,
+              const outcome& o, std::int64_t now_ms, settle_status& status) {
+  status = settle_status::unavailable;
+  std::int64_t attempts = 0;
+  std::int64_t started = now_ms;
+  {
+    sqlite::statement_use sel(
+        c.cached("SELECT attempts, claimed_at FROM deliveries WHERE id = ?1 AND claim = ?2"));
+    if (!sel) return c.extended_errcode();
+    sel->bind_all(delivery_id, claim_token);
+    const int rc = sel->step();
+    if (rc == SQLITE_DONE) {
+      status = settle_status::not_claimed;
+      return SQLITE_OK;
+    }
+    if (rc != SQLITE_ROW) return rc;
+    attempts = sel->int64(0);
+    if (!sel->is_null(1)) started = sel->int64(1);
+  }
+  const bool ok = o.state == delivery_state::done;
+  {
+    sqlite::statement_use ins(
+        c.cached("INSERT INTO attempts(delivery_id, number, started_at, finished_at, ok, error) "
+                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+    if (!ins) return c.extended_errcode();
+    ins->bind_all(delivery_id, attempts + 1, started, now_ms, std::int64_t{ok ? 1 : 0},
+                  ok ? std::string_view() : std::string_view(o.error));
+    if (const int rc = ins->step(); rc != SQLITE_DONE) return rc;
+  }
+  {
+    sqlite::statement_use upd(
+        c.cached("UPDATE deliveries SET state = ?2, attempts = attempts + 1, "
+                 "round_attempts = round_attempts + 1, next_attempt_at = ?3, last_error = ?4, "
+                 "claim = NULL, claimed_at = NULL, updated_at = ?5 WHERE id = ?1"));
+    if (!upd) return c.extended_errcode();
+    const std::int64_t next = o.state == delivery_state::pending ? to_ms(o.retry_at) : now_ms;
+    upd->bind_all(delivery_id, to_string(o.state), next,
+                  ok ? std::string_view() : std::string_view(o.error), now_ms);
+    if (const int rc = upd->step(); rc != SQLITE_DONE) return rc;
+  }
+  status = settle_status::settled;
+  return SQLITE_OK;
 }
 
 settle_status store::settle(std::int64_t delivery_id, const outcome& o) noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
-    auto& c = m.delivery;
-    const std::int64_t now_ms = to_ms(m.now());
-    sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+    write_transaction tx(m.write_mu, m.delivery);
     if (tx.begin_rc() != SQLITE_OK) return settle_status::unavailable;
-    std::int64_t attempts = 0;
-    std::int64_t started = now_ms;
-    {
-      sqlite::statement_use sel(
-          c.cached("SELECT attempts, claimed_at FROM deliveries WHERE id = ?1 AND claim = ?2"));
-      if (!sel) return settle_status::unavailable;
-      sel->bind_all(delivery_id, m.claim_token);
-      const int rc = sel->step();
-      if (rc == SQLITE_DONE) return settle_status::not_claimed;
-      if (rc != SQLITE_ROW) return settle_status::unavailable;
-      attempts = sel->int64(0);
-      if (!sel->is_null(1)) started = sel->int64(1);
+    settle_status status = settle_status::unavailable;
+    if (settle_in(m.delivery, m.claim_token, delivery_id, o, to_ms(m.now()), status) != SQLITE_OK) {
+      return settle_status::unavailable;
     }
-    const bool ok = o.state == delivery_state::done;
-    {
-      sqlite::statement_use ins(
-          c.cached("INSERT INTO attempts(delivery_id, number, started_at, finished_at, ok, error) "
-                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
-      if (!ins) return settle_status::unavailable;
-      ins->bind_all(delivery_id, attempts + 1, started, now_ms, std::int64_t{ok ? 1 : 0},
-                    ok ? std::string() : o.error);
-      if (ins->step() != SQLITE_DONE) return settle_status::unavailable;
-    }
-    {
-      sqlite::statement_use upd(
-          c.cached("UPDATE deliveries SET state = ?2, attempts = attempts + 1, "
-                   "round_attempts = round_attempts + 1, next_attempt_at = ?3, last_error = ?4, "
-                   "claim = NULL, claimed_at = NULL, updated_at = ?5 WHERE id = ?1"));
-      if (!upd) return settle_status::unavailable;
-      const std::int64_t next = o.state == delivery_state::pending ? to_ms(o.retry_at) : now_ms;
-      upd->bind_all(delivery_id, to_string(o.state), next, ok ? std::string() : o.error, now_ms);
-      if (upd->step() != SQLITE_DONE) return settle_status::unavailable;
-    }
+    if (status == settle_status::not_claimed) return status;
     return tx.commit() == SQLITE_OK ? settle_status::settled : settle_status::unavailable;
   } catch (...) {  // bad_alloc: rolled back, the claim stays
     return settle_status::unavailable;
+  }
+}
+
+void store::settle_async(std::int64_t delivery_id, outcome o,
+                         std::function<void(settle_status)> done) noexcept {
+  auto& m = *impl_;
+  bool queued = false;
+  try {
+    std::lock_guard lk(m.queue_mu);
+    // Once stopping, the writer may have taken its last batch: settle on this thread.
+    if (!m.stopping && m.writer_thread.joinable()) {
+      m.settles.push_back(queued_settle{delivery_id, std::move(o), std::move(done), 0});
+      queued = true;
+    }
+  } catch (...) {  // bad_alloc while queueing: settled at once below
+  }
+  if (queued) {
+    m.queue_cv.notify_one();
+    return;
+  }
+  // No writer thread (a client, or the writer is stopping): settle here.
+  const auto status = settle(delivery_id, o);
+  try {
+    if (done) done(status);
+  } catch (...) {  // a completion must not throw
   }
 }
 
@@ -175,6 +291,7 @@ bool store::release(std::int64_t delivery_id) noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
+    std::lock_guard wl(m.write_mu);
     sqlite::statement_use upd(m.delivery.cached(
         "UPDATE deliveries SET claim = NULL, claimed_at = NULL WHERE id = ?1 AND claim = ?2"));
     if (!upd) return false;
@@ -189,6 +306,7 @@ std::optional<std::size_t> store::release_all() noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
+    std::lock_guard wl(m.write_mu);
     sqlite::statement_use upd(m.delivery.cached(
         "UPDATE deliveries SET claim = NULL, claimed_at = NULL WHERE claim = ?1"));
     if (!upd) return std::nullopt;
@@ -204,8 +322,10 @@ std::optional<time_point> store::next_due_time() noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
-    sqlite::statement_use sel(m.delivery.cached(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND claim IS NULL"));
+    // deliveries_due holds exactly the unclaimed pending rows by due time: one index seek.
+    sqlite::statement_use sel(
+        m.delivery.cached("SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due "
+                          "WHERE state = 'pending' AND claim IS NULL"));
     if (!sel || sel->step() != SQLITE_ROW || sel->is_null(0)) return std::nullopt;
     return from_ms(sel->int64(0));
   } catch (...) {
@@ -219,7 +339,7 @@ std::size_t store::replay(const std::vector<std::string>& ids,
   std::lock_guard lk(m.delivery_mu);
   auto& c = m.delivery;
   const std::int64_t now_ms = to_ms(m.now());
-  sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+  write_transaction tx(m.write_mu, c);
   if (tx.begin_rc() != SQLITE_OK) throw sqlite::error(tx.begin_rc(), describe(c, "replay"));
   std::size_t changed = 0;
   {
@@ -248,6 +368,7 @@ std::size_t store::replay(const std::vector<std::string>& ids,
 std::size_t store::replay_dead(const std::optional<std::string>& handler) {
   auto& m = *impl_;
   std::lock_guard lk(m.delivery_mu);
+  std::lock_guard wl(m.write_mu);
   auto& c = m.delivery;
   sqlite::statement_use upd(
       c.cached("UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, "

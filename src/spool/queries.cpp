@@ -223,7 +223,7 @@ purge_result store::impl::maintain_impl() {
   // An event goes only when every delivery is done and nothing about it changed within the
   // retention (so an event delivered late is still kept that long); pending or dead: never.
   auto run = [&](const char* sql, std::int64_t cutoff, std::size_t& counter) -> bool {
-    sqlite::transaction tx(c, "BEGIN IMMEDIATE");
+    write_transaction tx(write_mu, c);
     if (tx.begin_rc() != SQLITE_OK) fail(c, tx.begin_rc(), "purge");
     std::int64_t n = 0;
     {
@@ -267,25 +267,39 @@ backlog_info store::backlog() {
   sqlite::transaction tx(c, "BEGIN");
   if (tx.begin_rc() != SQLITE_OK) fail(c, tx.begin_rc(), "backlog");
   backlog_info out;
-  {
-    // deliveries_by_state(state, handler): reads only the pending and dead rows, never the done
-    // ones, which are most of a spool.
-    sqlite::statement_use s(&must(c,
-                                  "SELECT state, handler, COUNT(*) FROM deliveries "
-                                  "WHERE state IN ('pending', 'dead') GROUP BY state, handler",
-                                  "backlog"));
+  // Each count reads one partial index, so the cost follows the backlog, never the done
+  // deliveries, which are most of a spool: pending and free (deliveries_claimable), pending and
+  // claimed (deliveries_claimed), dead (deliveries_dead).
+  std::int64_t oldest_id = 0;
+  const auto count = [&](const char* sql, std::map<std::string, std::size_t>& into,
+                         bool track_oldest) {
+    sqlite::statement_use s(&must(c, sql, "backlog"));
     for (;;) {
       const int rc = s->step();
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) fail(c, rc, "backlog");
-      auto& into = s->text(0) == "pending" ? out.pending : out.dead;
-      into[s->text(1)] = static_cast<std::size_t>(s->int64(2));
+      into[s->text(0)] += static_cast<std::size_t>(s->int64(1));
+      if (track_oldest && (oldest_id == 0 || s->int64(2) < oldest_id)) oldest_id = s->int64(2);
     }
-  }
+  };
+  count(
+      "SELECT handler, COUNT(*), MIN(id) FROM deliveries "
+      "WHERE state = 'pending' AND claim IS NULL GROUP BY handler",
+      out.pending, true);
+  count(
+      "SELECT handler, COUNT(*), MIN(id) FROM deliveries "
+      "WHERE claim IS NOT NULL AND state = 'pending' GROUP BY handler",
+      out.pending, true);
+  count("SELECT handler, COUNT(*), 0 FROM deliveries WHERE state = 'dead' GROUP BY handler",
+        out.dead, false);
+  if (oldest_id == 0) return out;
+  // A delivery is inserted with its event, so the lowest pending id is a delivery of the oldest
+  // event with one pending (ids and seqs both follow arrival; a replay changes only the state).
   sqlite::statement_use s(&must(c,
-                                "SELECT received_at FROM events WHERE seq = "
-                                "(SELECT MIN(event_seq) FROM deliveries WHERE state = 'pending')",
+                                "SELECT e.received_at FROM deliveries d "
+                                "JOIN events e ON e.seq = d.event_seq WHERE d.id = ?1",
                                 "backlog"));
+  s->bind_all(oldest_id);
   const int rc = s->step();
   if (rc == SQLITE_ROW && !s->is_null(0)) {
     out.oldest_pending = from_ms(s->int64(0));

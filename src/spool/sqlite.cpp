@@ -1,3 +1,4 @@
+#include <mutex>
 #include <utility>
 
 #include <sqlite3.h>
@@ -23,7 +24,14 @@ void statement::bind(int index, std::int64_t value) noexcept {
 }
 
 void statement::bind(int index, std::string_view value) noexcept {
-  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  // A null pointer would bind SQL NULL: an empty view (std::string_view{}) is the empty text.
+  const char* text = value.data() != nullptr ? value.data() : "";
+  sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+void statement::bind_unowned(int index, std::string_view value) noexcept {
+  const char* text = value.data() != nullptr ? value.data() : "";
+  sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 
 void statement::bind(int index, const std::optional<std::string>& value) noexcept {
@@ -52,17 +60,34 @@ std::int64_t statement::int64(int column) const noexcept {
 }
 
 std::string statement::text(int column) const {
-  const auto* p = sqlite3_column_text(stmt_, column);
-  if (p == nullptr) return {};
+  // The bytes as stored (the database is UTF-8): sqlite3_column_text would first copy the value
+  // into a buffer of its own to add a NUL terminator, an allocation per column read.
+  const auto* p = sqlite3_column_blob(stmt_, column);  // then the size, as SQLite advises
   const int n = sqlite3_column_bytes(stmt_, column);
-  return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
+  if (p == nullptr || n <= 0) return {};
+  return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
 }
 
 bool statement::is_null(int column) const noexcept {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
+namespace {
+
+// SQLite counts every allocation under a global mutex by default (SQLITE_DEFAULT_MEMSTATUS);
+// hookd never reads those counters (sqlite3_memory_used and friends), and the lock and unlock
+// around each malloc and free were about 3 % of the instructions spent per event. Must run before
+// SQLite initializes; if something else in the process initialized it first, this fails
+// harmlessly and the counters stay on.
+void configure_sqlite() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
+
 connection connection::open(const std::filesystem::path& file, int flags) {
+  configure_sqlite();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
   connection c;
@@ -105,6 +130,14 @@ int connection::exec(const char* sql) noexcept {
   return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
 }
 
+int connection::run(const char* sql) noexcept {
+  statement* s = cached(sql);
+  if (s == nullptr) return extended_errcode();
+  const int rc = s->step();
+  s->reset();
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 void connection::exec_or_throw(const char* sql, std::string_view what) {
   const int rc = exec(sql);
   if (rc != SQLITE_OK) {
@@ -114,7 +147,7 @@ void connection::exec_or_throw(const char* sql, std::string_view what) {
 
 statement* connection::cached(const char* sql) noexcept {
   try {
-    auto it = cache_.find(sql);
+    auto it = cache_.find(std::string_view(sql));
     if (it != cache_.end()) return it->second.get();
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
@@ -167,18 +200,18 @@ std::optional<std::int64_t> connection::query_int(const char* sql) noexcept {
 }
 
 transaction::transaction(connection& c, const char* begin) noexcept
-    : conn_(c), begin_rc_(c.exec(begin)) {
+    : conn_(c), begin_rc_(c.run(begin)) {
   done_ = begin_rc_ != SQLITE_OK;
 }
 
 transaction::~transaction() {
   // A failed COMMIT (or any failed statement) may already have rolled back; only roll back
   // what is still open.
-  if (!done_ && !conn_.autocommit()) conn_.exec("ROLLBACK");
+  if (!done_ && !conn_.autocommit()) conn_.run("ROLLBACK");
 }
 
 int transaction::commit() noexcept {
-  const int rc = conn_.exec("COMMIT");
+  const int rc = conn_.run("COMMIT");
   if (rc == SQLITE_OK) done_ = true;
   return rc;
 }

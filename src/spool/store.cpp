@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <iterator>
 #include <random>
 #include <string>
 #include <sys/file.h>
@@ -21,6 +22,9 @@ namespace hookd::spool {
 namespace {
 
 constexpr std::size_t recent_batches = 64;
+/// Batches an outcome goes with before it is given up (its claim then stays until the next
+/// start, which delivers it again: at least once).
+constexpr unsigned max_settle_tries = 5;
 
 // Version 1. Times are integer milliseconds since the Unix epoch.
 // - events: one row per accepted event; `seq` is the arrival order. Not unique on
@@ -77,6 +81,22 @@ CREATE TABLE attempts(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: the dispatcher's claim reads only deliveries it may take. Before it, a claim found
+// the pending deliveries through deliveries_by_state (every pending row, sorted in a temp B-tree
+// for each claim: O(backlog) per delivery, quadratic to drain a backlog, and all of it inside
+// the write lock the writer's group commits wait for). deliveries_claimable holds exactly the
+// claimable rows (pending, unclaimed), per handler in order of arrival, with the due time
+// beside the id, so a claim walks the first rows of each handler's range and never touches the
+// table for a row it does not take. Claimed, done and dead rows leave it.
+// deliveries_by_state then served no query but the dead deliveries' replay, while every insert
+// and every change of state paid for it: deliveries_dead keeps only the dead rows (few).
+constexpr const char* schema_v2 = R"sql(
+CREATE INDEX deliveries_claimable ON deliveries(handler, id, next_attempt_at)
+  WHERE state = 'pending' AND claim IS NULL;
+DROP INDEX deliveries_by_state;
+CREATE INDEX deliveries_dead ON deliveries(handler) WHERE state = 'dead';
+)sql";
+
 struct migration {
   int version;  ///< user_version after applying it
   const char* sql;
@@ -85,6 +105,7 @@ struct migration {
 // Applied in order, all pending ones in one transaction. Append, never edit a shipped entry.
 constexpr migration migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
 static_assert(std::size(migrations) > 0 &&
               migrations[std::size(migrations) - 1].version == schema_version);
@@ -243,7 +264,7 @@ record make_record(const event& ev, std::vector<std::string> handlers) {
   r.received = ev.time;
   // Invalid UTF-8 (a header or URL segment copied into the event) is replaced, not thrown:
   // the request path must not fail on it, and handlers get valid JSON.
-  r.cloudevent = to_cloudevent(ev).dump(-1, ' ', false, json::error_handler_t::replace);
+  r.cloudevent = cloudevent_text(ev);
   r.handlers = std::move(handlers);
   return r;
 }
@@ -256,6 +277,10 @@ sqlite::connection open_connection(const options& opts, bool create, const char*
   sqlite3_busy_timeout(
       c.get(), static_cast<int>(std::clamp<std::int64_t>(opts.busy_timeout.count(), 0, INT32_MAX)));
   c.exec_or_throw("PRAGMA foreign_keys = ON", "enabling foreign keys");
+  // deliveries.state's CHECK (state IN (3 values)) made SQLite build a temporary B-tree of the
+  // list for every insert and every settle (9 k instructions each, 2 per event). hookd writes
+  // the state from delivery_state only; the CHECK stays in the schema for other writers.
+  c.exec_or_throw("PRAGMA ignore_check_constraints = ON", "setting ignore_check_constraints");
   // Write settings only where it writes: on a read-only connection they would make SQLite set
   // up the WAL first, and fail where the reader may not (the schema check explains that).
   if (!read_only) {
@@ -328,8 +353,8 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
     m.default_max_pages = first.query_int("PRAGMA max_page_count").value_or(1073741823);
     m.wanted_max_size = m.opts.max_size;
     m.writer = std::move(first);
-    // Settling a delivery need not wait for fsync: losing a settle to a power cut means one
-    // more delivery (at-least-once), never a lost event.
+    // Claims (and release, replay) need not wait for fsync: losing one to a power cut means
+    // one more delivery (at least once), never a lost event. Outcomes go through the writer.
     m.delivery = open_connection(m.opts, false, "PRAGMA synchronous = NORMAL");
   } else {
     m.delivery = std::move(first);
@@ -465,14 +490,30 @@ void store::impl::apply_max_size() {
   if (writer.exec(sql.c_str()) == SQLITE_OK) applied_max_size = wanted;
 }
 
+std::optional<std::future<claim_result>> store::impl::enqueue_claim(const claim_request& req) {
+  std::future<claim_result> f;
+  {
+    std::lock_guard lk(queue_mu);
+    // Once stopping, the writer may have taken its last batch: claim on the caller's thread.
+    if (stopping || !writer_thread.joinable()) return std::nullopt;
+    claims.push_back(queued_claim{req, {}});
+    f = claims.back().result.get_future();
+  }
+  queue_cv.notify_one();
+  return f;
+}
+
 void store::impl::writer_loop() {
   using steady = std::chrono::steady_clock;
   auto next_maintenance = steady::now() + opts.maintenance_interval;
   std::vector<queued_append> batch;
+  std::vector<queued_settle> outcomes;
+  std::vector<queued_claim> claimed;
   std::unique_lock lk(queue_mu);
   for (;;) {
-    queue_cv.wait_until(lk, next_maintenance,
-                        [&] { return stopping || !queue.empty() || !pings.empty(); });
+    queue_cv.wait_until(lk, next_maintenance, [&] {
+      return stopping || !queue.empty() || !settles.empty() || !claims.empty() || !pings.empty();
+    });
     if (!pings.empty()) {
       // Everything queued before these pings is taken below, in this iteration or an earlier one.
       std::vector<std::function<void()>> run;
@@ -486,7 +527,10 @@ void store::impl::writer_loop() {
       }
       lk.lock();
     }
-    if (!queue.empty()) {
+    // Outcomes a failed batch left go with the next batch, or alone at the next maintenance
+    // or at stop, so a failing disk is not retried in a loop.
+    const bool retry = !settles_retry.empty() && (stopping || steady::now() >= next_maintenance);
+    if (!queue.empty() || !settles.empty() || !claims.empty() || retry) {
       const std::size_t n = std::min(queue.size(), opts.max_batch);
       batch.clear();
       batch.reserve(n);
@@ -494,8 +538,16 @@ void store::impl::writer_loop() {
         batch.push_back(std::move(queue.front()));
         queue.pop_front();
       }
+      outcomes.clear();
+      std::move(settles_retry.begin(), settles_retry.end(), std::back_inserter(outcomes));
+      settles_retry.clear();
+      std::move(settles.begin(), settles.end(), std::back_inserter(outcomes));
+      settles.clear();
+      claimed.clear();
+      std::move(claims.begin(), claims.end(), std::back_inserter(claimed));
+      claims.clear();
       lk.unlock();
-      commit_batch(batch);
+      commit_batch(batch, outcomes, claimed);
       lk.lock();
     } else if (stopping) {
       break;  // everything queued before stop() has been committed or answered
@@ -516,80 +568,171 @@ void store::impl::writer_loop() {
   }
 }
 
-int store::impl::append_one(const record& r, std::int64_t now_ms, append_status& result) {
-  result = append_status::unavailable;
-  // A savepoint per event: a problem with one event (say, SQLITE_TOOBIG) fails that event only.
-  if (const int rc = writer.exec("SAVEPOINT append_one"); rc != SQLITE_OK) return rc;
-  auto fail = [&](int rc) {
-    batch_error = writer.errmsg();                // now: resetting the statement clears it
-    if (sqlite::is_environmental(rc)) return rc;  // the whole batch rolls back
-    writer.exec("ROLLBACK TO append_one");
-    writer.exec("RELEASE append_one");
-    spdlog::warn("spool: cannot store event {} from {}: {}", r.event_id, r.endpoint,
-                 writer.errmsg());
-    return writer.autocommit() ? rc : SQLITE_OK;
-  };
-
-  sqlite::statement_use key(writer.cached(
-      "INSERT OR IGNORE INTO dedup_keys(endpoint, event_id, first_seen) VALUES(?1, ?2, ?3)"));
-  if (!key) return fail(writer.extended_errcode());
-  key->bind_all(r.endpoint, r.event_id, now_ms);
-  if (const int rc = key->step(); rc != SQLITE_DONE) return fail(rc);
-  if (writer.changes() == 0) {
-    result = append_status::duplicate;
-    writer.exec("RELEASE append_one");
-    return SQLITE_OK;
+// A batch runs first with its items one after the other in the transaction. A savepoint per
+// item would let a problem with one event or outcome (say, SQLITE_TOOBIG) fail that item only,
+// but SQLite then copies every page an item changes that the batch changed before into a
+// statement journal (spilled to a temp file past 64 KiB): seven writes to a temp file per event
+// under load. So only when an item fails for a reason of its own is the batch run again, this
+// time with one savepoint per item (isolate_items). A failure of the environment (disk full,
+// I/O error) fails the batch either way.
+template <class Body, class Describe>
+int store::impl::run_item(Body&& body, Describe&& describe) {
+  if (!isolate_items) {
+    const int rc = body();
+    if (rc != SQLITE_OK) batch_error = writer.errmsg();  // before another statement replaces it
+    return rc;
   }
-
-  sqlite::statement_use ev(writer.cached(
-      "INSERT INTO events(endpoint, event_id, type, provider, subject, received_at, cloudevent) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-  if (!ev) return fail(writer.extended_errcode());
-  ev->bind_all(r.endpoint, r.event_id, r.type, r.provider, r.subject, to_ms(r.received),
-               r.cloudevent);
-  if (const int rc = ev->step(); rc != SQLITE_DONE) return fail(rc);
-  const std::int64_t seq = writer.last_insert_rowid();
-
-  sqlite::statement_use del(writer.cached(
-      "INSERT OR IGNORE INTO deliveries(event_seq, handler, state, next_attempt_at, updated_at) "
-      "VALUES(?1, ?2, 'pending', ?3, ?3)"));
-  if (!del) return fail(writer.extended_errcode());
-  for (const auto& h : r.handlers) {  // OR IGNORE: a handler named twice gets one delivery
-    del->reset();
-    del->bind_all(seq, h, now_ms);
-    if (const int rc = del->step(); rc != SQLITE_DONE) return fail(rc);
-  }
-  if (const int rc = writer.exec("RELEASE append_one"); rc != SQLITE_OK) return rc;
-  result = append_status::accepted;
-  return SQLITE_OK;
+  if (const int rc = writer.run("SAVEPOINT batch_item"); rc != SQLITE_OK) return rc;
+  const int rc = body();
+  if (rc == SQLITE_OK) return writer.run("RELEASE batch_item");
+  batch_error = writer.errmsg();
+  if (sqlite::is_environmental(rc)) return rc;  // the whole batch rolls back
+  writer.run("ROLLBACK TO batch_item");
+  writer.run("RELEASE batch_item");
+  spdlog::warn("spool: cannot {}: {}", describe(), batch_error);
+  return writer.autocommit() ? rc : SQLITE_OK;
 }
 
-void store::impl::commit_batch(std::vector<queued_append>& batch) {
+int store::impl::append_one(const record& r, std::int64_t now_ms, append_status& result) {
+  result = append_status::unavailable;
+  append_status status = append_status::unavailable;
+  const int batch_rc = run_item(
+      [&]() -> int {
+        sqlite::statement_use key(
+            writer.cached("INSERT OR IGNORE INTO dedup_keys(endpoint, event_id, first_seen) "
+                          "VALUES(?1, ?2, ?3)"));
+        if (!key) return writer.extended_errcode();
+        key->bind_all(r.endpoint, r.event_id, now_ms);
+        if (const int rc = key->step(); rc != SQLITE_DONE) return rc;
+        if (writer.changes() == 0) {
+          status = append_status::duplicate;
+          return SQLITE_OK;
+        }
+
+        sqlite::statement_use ev(
+            writer.cached("INSERT INTO events(endpoint, event_id, type, provider, subject, "
+                          "received_at, cloudevent) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+        if (!ev) return writer.extended_errcode();
+        ev->bind_all(r.endpoint, r.event_id, r.type, r.provider, r.subject, to_ms(r.received));
+        ev->bind_unowned(7, r.cloudevent);  // `r` outlives the statement's use
+        if (const int rc = ev->step(); rc != SQLITE_DONE) return rc;
+        const std::int64_t seq = writer.last_insert_rowid();
+
+        sqlite::statement_use del(
+            writer.cached("INSERT OR IGNORE INTO deliveries(event_seq, handler, state, "
+                          "next_attempt_at, updated_at) VALUES(?1, ?2, 'pending', ?3, ?3)"));
+        if (!del) return writer.extended_errcode();
+        for (const auto& h : r.handlers) {  // OR IGNORE: a handler named twice gets one delivery
+          del->reset();
+          del->bind_all(seq, h, now_ms);
+          if (const int rc = del->step(); rc != SQLITE_DONE) return rc;
+        }
+        status = append_status::accepted;
+        return SQLITE_OK;
+      },
+      [&] { return "store event " + r.event_id + " from " + r.endpoint; });
+  if (batch_rc == SQLITE_OK) result = status;
+  return batch_rc;
+}
+
+int store::impl::settle_one(const queued_settle& q, std::int64_t now_ms, settle_status& result) {
+  result = settle_status::unavailable;
+  settle_status status = settle_status::unavailable;
+  const int rc = run_item(
+      [&] { return settle_in(writer, claim_token, q.delivery_id, q.result, now_ms, status); },
+      [&] { return "record the outcome of delivery " + std::to_string(q.delivery_id); });
+  if (rc == SQLITE_OK) result = status;
+  return rc;
+}
+
+void store::impl::commit_batch(std::vector<queued_append>& batch,
+                               std::vector<queued_settle>& outcomes,
+                               std::vector<queued_claim>& claimed) {
   apply_max_size();
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t now_ms = to_ms(now());
+  // Claims that find nothing (idle workers look after every commit) need no transaction.
+  if (batch.empty() && outcomes.empty()) {
+    std::erase_if(claimed, [&](queued_claim& q) {
+      if (any_claimable(writer, q.req, now_ms)) return false;
+      q.result.set_value(claim_result{});
+      return true;
+    });
+    if (claimed.empty()) return;
+  }
   std::vector<append_status> results(batch.size(), append_status::unavailable);
+  std::vector<settle_status> settled(outcomes.size(), settle_status::unavailable);
+  std::vector<claim_result> claims_taken(claimed.size());
   int rc = SQLITE_OK;
   bool committed = false;
   std::string why;
   bool new_deliveries = false;
-  batch_error.clear();
-  {
-    sqlite::transaction tx(writer, "BEGIN IMMEDIATE");
-    rc = tx.begin_rc();
-    if (rc == SQLITE_OK) {
-      for (std::size_t i = 0; i < batch.size() && rc == SQLITE_OK; ++i) {
-        rc = append_one(batch[i].rec, now_ms, results[i]);
-        if (results[i] == append_status::accepted && !batch[i].rec.handlers.empty()) {
-          new_deliveries = true;
-        }
-      }
-      if (rc == SQLITE_OK) rc = tx.commit();
-      committed = rc == SQLITE_OK;
+  bool rescheduled = false;
+  // A batch of outcomes only commits without waiting for fsync (synchronous=NORMAL, as claims
+  // do): losing it to a power cut means one more delivery, never a lost event, and the next
+  // batch with events (FULL) syncs the WAL, these frames included. With an fsync each, at low
+  // load every event paid two: its own, and its outcome's in the batch after.
+  const bool relaxed = batch.empty();
+  if (relaxed) writer.run("PRAGMA synchronous = NORMAL");
+  struct restore_full {
+    sqlite::connection& c;
+    bool on;
+    ~restore_full() {
+      if (on) c.run("PRAGMA synchronous = FULL");
     }
-    // Before the rollback in tx's destructor replaces SQLite's message.
-    if (!committed) why = batch_error.empty() ? writer.errmsg() : batch_error;
-    if (why.empty() || why == "not an error") why = sqlite3_errstr(rc);
+  } restore{writer, relaxed};
+  for (isolate_items = false;; isolate_items = true) {
+    batch_error.clear();
+    new_deliveries = false;
+    rescheduled = false;
+    std::fill(results.begin(), results.end(), append_status::unavailable);
+    std::fill(settled.begin(), settled.end(), settle_status::unavailable);
+    for (auto& c : claims_taken)
+      c = claim_result{};
+    {
+      // The outcomes of deliveries ride along with the events: one transaction, one fsync,
+      // and the pages both change (deliveries and their indexes) go to the WAL once.
+      write_transaction tx(write_mu, writer);
+      rc = tx.begin_rc();
+      if (rc == SQLITE_OK) {
+        for (std::size_t i = 0; i < batch.size() && rc == SQLITE_OK; ++i) {
+          rc = append_one(batch[i].rec, now_ms, results[i]);
+          if (results[i] == append_status::accepted && !batch[i].rec.handlers.empty()) {
+            new_deliveries = true;
+          }
+        }
+        for (std::size_t i = 0; i < outcomes.size() && rc == SQLITE_OK; ++i) {
+          rc = settle_one(outcomes[i], now_ms, settled[i]);
+          if (settled[i] == settle_status::settled &&
+              outcomes[i].result.state == delivery_state::pending) {
+            rescheduled = true;
+          }
+        }
+        // Claims last: they see the outcomes just recorded (a retry due now is claimable).
+        for (std::size_t i = 0; i < claimed.size() && rc == SQLITE_OK; ++i) {
+          int claim_rc = SQLITE_OK;
+          rc = run_item(
+              [&] {
+                claim_rc = claim_in(writer, claim_token, claimed[i].req, now_ms,
+                                    claims_taken[i].deliveries);
+                return claim_rc;
+              },
+              [] { return std::string("claim deliveries"); });
+          if (claim_rc != SQLITE_OK) {  // rolled back alone (or with the batch)
+            claims_taken[i].ok = false;
+            claims_taken[i].error = "claim: " + batch_error;
+            claims_taken[i].deliveries.clear();
+          }
+        }
+        if (rc == SQLITE_OK) rc = tx.commit();
+        committed = rc == SQLITE_OK;
+      }
+      // Before the rollback in tx's destructor replaces SQLite's message.
+      if (!committed) why = batch_error.empty() ? writer.errmsg() : batch_error;
+      if (why.empty() || why == "not an error") why = sqlite3_errstr(rc);
+    }
+    // An item failed on its own: run the batch again, each item in a savepoint (run_item).
+    if (committed || isolate_items || sqlite::is_environmental(rc) || batch_error.empty()) break;
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started);
@@ -608,14 +751,19 @@ void store::impl::commit_batch(std::vector<queued_append>& batch) {
       if (s == append_status::duplicate) ++wstats.duplicates;
       if (s == append_status::unavailable) ++wstats.unavailable;
     }
+    if (committed) {
+      wstats.settled += static_cast<std::uint64_t>(
+          std::count(settled.begin(), settled.end(), settle_status::settled));
+    }
     if (wstats.recent.size() == recent_batches) wstats.recent.erase(wstats.recent.begin());
-    wstats.recent.push_back(batch_info{batch.size(), elapsed, committed});
+    wstats.recent.push_back(
+        batch_info{batch.size(), elapsed, committed, outcomes.size(), claimed.size()});
   }
 
   commit_ok = committed;
   if (opts.on_batch) {
     try {
-      opts.on_batch(batch_info{batch.size(), elapsed, committed});
+      opts.on_batch(batch_info{batch.size(), elapsed, committed, outcomes.size(), claimed.size()});
     } catch (...) {  // documented as must-not-throw
     }
   }
@@ -631,12 +779,41 @@ void store::impl::commit_batch(std::vector<queued_append>& batch) {
   }
 
   complete(batch, results);
-  if (committed && new_deliveries && opts.on_commit) {
+  complete_settles(outcomes, settled, committed);
+  for (std::size_t i = 0; i < claimed.size(); ++i) {
+    auto& r = claims_taken[i];
+    if (!committed) {
+      r.ok = false;
+      r.error = "claim: " + why;
+      r.deliveries.clear();
+    }
+    claimed[i].result.set_value(std::move(r));
+  }
+  claimed.clear();
+  // New deliveries, or retries with a new due time: the dispatcher's workers look again.
+  if (committed && (new_deliveries || rescheduled) && opts.on_commit) {
     try {
       opts.on_commit();
     } catch (...) {  // documented as must-not-throw; keep the writer alive regardless
     }
   }
+}
+
+void store::impl::complete_settles(std::vector<queued_settle>& outcomes,
+                                   const std::vector<settle_status>& results, bool committed) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    auto& q = outcomes[i];
+    if (!committed && ++q.failed_batches < max_settle_tries) {
+      settles_retry.push_back(std::move(q));  // writer thread only
+      continue;
+    }
+    if (!q.done) continue;
+    try {
+      q.done(committed ? results[i] : settle_status::unavailable);
+    } catch (...) {  // a completion must not throw; the others still run
+    }
+  }
+  outcomes.clear();
 }
 
 void store::impl::complete(std::vector<queued_append>& batch,

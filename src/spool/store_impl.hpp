@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -45,6 +47,48 @@ struct queued_append {
   std::function<void(append_status)> done;
 };
 
+struct queued_settle {
+  std::int64_t delivery_id = 0;
+  outcome result;
+  std::function<void(settle_status)> done;
+  unsigned failed_batches = 0;  ///< batches that held it and could not commit
+};
+
+/// BEGIN IMMEDIATE ... COMMIT on one of this process's connections, holding `write_mu` first:
+/// the process's connections then queue for SQLite's write lock on a mutex, woken as soon as it
+/// is free, instead of polling it in SQLite's busy handler, which sleeps 1, 2, 5, 10 ms ...
+/// between tries (a claim that came during a group commit made requests wait for its sleeps).
+/// Other processes (the CLI) still meet the busy handler.
+class write_transaction {
+ public:
+  write_transaction(std::mutex& write_mu, sqlite::connection& c)
+      : lock_(write_mu), tx_(c, "BEGIN IMMEDIATE") {}
+  int begin_rc() const noexcept { return tx_.begin_rc(); }
+  int commit() noexcept { return tx_.commit(); }
+
+ private:
+  std::unique_lock<std::mutex> lock_;  // released after tx_ rolled back, if it did
+  sqlite::transaction tx_;
+};
+
+struct queued_claim {
+  claim_request req;
+  std::promise<claim_result> result;
+};
+
+/// Claims what `req` asks for (see store::claim) inside the caller's write transaction, marking
+/// the deliveries with `claim_token`. SQLITE_OK or the failing result code.
+int claim_in(sqlite::connection& c, std::int64_t claim_token, const claim_request& req,
+             std::int64_t now_ms, std::vector<claimed_delivery>& out);
+/// Whether a claim of `req` would take anything now (reads only; yes on an error).
+bool any_claimable(sqlite::connection& c, const claim_request& req, std::int64_t now_ms);
+
+/// Records an attempt of a delivery claimed with `claim_token` and moves it to the outcome's
+/// state, un-claimed, inside the caller's transaction. Returns SQLITE_OK with `status` settled
+/// or not_claimed, or the failing result code (the caller rolls back).
+int settle_in(sqlite::connection& c, std::int64_t claim_token, std::int64_t delivery_id,
+              const outcome& o, std::int64_t now_ms, settle_status& status);
+
 struct store::impl {
   options opts;
   clock_fn clock;
@@ -56,12 +100,18 @@ struct store::impl {
   std::mutex queue_mu;
   std::condition_variable queue_cv;
   std::deque<queued_append> queue;
+  std::deque<queued_settle> settles;  ///< new outcomes: each wakes the writer
+  std::deque<queued_claim> claims;    ///< claims waiting for the writer
+  /// From failed batches, to go with the next batch. Writer thread only.
+  std::vector<queued_settle> settles_retry;
   bool stopping = false;
   std::thread writer_thread;
   std::atomic<std::uint64_t> wanted_max_size{0};
   std::uint64_t applied_max_size = ~std::uint64_t{0};
   std::int64_t default_max_pages = 0;
   std::int64_t page_size = 4096;
+  /// One write transaction at a time among this process's connections (write_transaction).
+  std::mutex write_mu;
   std::vector<std::function<void()>> pings;  ///< run by the writer after its next look
   std::atomic<bool> commit_ok{true};         ///< no batch failed since the last that committed
   std::atomic<bool> probe_ok{true};          ///< the last probe() could write
@@ -85,10 +135,25 @@ struct store::impl {
 
   time_point now() const { return clock(); }
 
+  /// The daemon's claims: queued for the writer thread, the future is their result. Nullopt
+  /// when there is no writer thread (a client): the caller claims itself.
+  std::optional<std::future<claim_result>> enqueue_claim(const claim_request& req);
   void writer_loop();
-  void commit_batch(std::vector<queued_append>& batch);
+  void commit_batch(std::vector<queued_append>& batch, std::vector<queued_settle>& settled,
+                    std::vector<queued_claim>& claimed);
   /// SQLITE_OK, or the failing result code (the caller decides whether the batch survives).
   int append_one(const record& r, std::int64_t now_ms, append_status& result);
+  /// The same for one queued outcome.
+  int settle_one(const queued_settle& q, std::int64_t now_ms, settle_status& result);
+  /// Runs `body` (SQLITE_OK or the failing code) as one item of the writer's batch, in a
+  /// savepoint when isolate_items: see store.cpp. `describe` names the item for the log.
+  template <class Body, class Describe>
+  int run_item(Body&& body, Describe&& describe);
+  bool isolate_items = false;  ///< writer thread only
+  /// Calls the completions of a batch's outcomes; those of a batch that could not commit are
+  /// queued again (settles_retry) until they failed max_settle_tries batches.
+  void complete_settles(std::vector<queued_settle>& settled,
+                        const std::vector<settle_status>& results, bool committed);
   void apply_max_size();
   void complete(std::vector<queued_append>& batch, const std::vector<append_status>& results);
   /// store::maintain(); throws sqlite::error.

@@ -30,6 +30,35 @@ TEST_CASE("an event serializes as CloudEvents 1.0 with attributes in a fixed ord
         R"("providertype":"CustomerCreated","data":{"id":370,"companyName":"Auchan"}})");
 }
 
+TEST_CASE("the stored text is the CloudEvents object's dump, byte for byte", "[event]") {
+  constexpr auto replace = hookd::json::error_handler_t::replace;
+  auto e = sample();
+  auto same = [](const hookd::event& ev) {
+    CHECK(hookd::cloudevent_text(ev) == hookd::to_cloudevent(ev).dump(-1, ' ', false, replace));
+  };
+  same(e);
+  e.subject.clear();  // omitted
+  same(e);
+  // Escapes, control characters, non-ASCII, and invalid UTF-8 (replaced) in attributes and data.
+  e.subject = "a\"b\\c\n\t\x01\x7f é \xff\xfe end";
+  e.providertype = std::string("nul\0in", 6);
+  e.data = hookd::json::object();
+  e.data["text"] = "line\nbreak \"quoted\" \xc3\x28 ✓";
+  e.data["list"] = hookd::json::array({1, 2.5, true, nullptr, "x"});
+  e.data["nested"] = {{"k", {{"deep", -3}}}};
+  same(e);
+  e.data = hookd::json::parse(
+      R"({"a":[],"b":{},"c":[{"d":[1,-2,3.25,1e300,-0.0,true,false,null]},"x"],)"
+      R"("k\"ey":"v","\u00e9t\u00e9":"\u2713","n":12345678901234567890,"f":0.1})");
+  e.data["bad\xffkey"] = "bad\xc3value";
+  same(e);
+  for (auto data : {hookd::json(nullptr), hookd::json(true), hookd::json(42), hookd::json(1.5),
+                    hookd::json("text"), hookd::json::array(), hookd::json::object()}) {
+    e.data = data;
+    same(e);
+  }
+}
+
 TEST_CASE("an empty subject is omitted, not written empty", "[event]") {
   auto e = sample();
   e.subject.clear();

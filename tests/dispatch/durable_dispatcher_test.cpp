@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
@@ -95,6 +96,16 @@ hookd::event event_with(std::string id, std::string type = "customer.created",
   ev.endpoint = endpoint;
   ev.source = "hookd/" + endpoint;
   return ev;
+}
+
+/// Stores `ev` for `handlers` straight into `spool`, as a daemon did before this one started.
+void store_event(hookd::spool::store& spool, hookd::event ev, std::vector<std::string> handlers) {
+  auto p = std::make_shared<std::promise<hookd::spool::append_status>>();
+  auto fut = p->get_future();
+  spool.append(hookd::spool::make_record(ev, std::move(handlers)),
+               [p](hookd::spool::append_status s) { p->set_value(s); });
+  REQUIRE(fut.wait_for(60s) == std::future_status::ready);
+  REQUIRE(fut.get() == hookd::spool::append_status::accepted);
 }
 
 /// A spool file in a temp dir, its clock and wake-up, and a dispatcher over it.
@@ -347,12 +358,7 @@ TEST_CASE("deliveries claimed by a process that died are delivered after restart
   {
     // The "crashed" daemon: it stored the event and claimed its delivery, then vanished.
     hookd::spool::store crashed(f.spool_options());
-    auto p = std::make_shared<std::promise<hookd::spool::append_status>>();
-    auto fut = p->get_future();
-    crashed.append(hookd::spool::make_record(event_with("c1"), {"audit"}),
-                   [p](hookd::spool::append_status s) { p->set_value(s); });
-    REQUIRE(fut.wait_for(60s) == std::future_status::ready);
-    REQUIRE(fut.get() == hookd::spool::append_status::accepted);
+    store_event(crashed, event_with("c1"), {"audit"});
     hookd::spool::claim_request req;
     req.limit = 10;
     const auto claimed = crashed.claim(req);
@@ -368,13 +374,7 @@ TEST_CASE("deliveries claimed by a process that died are delivered after restart
 TEST_CASE("a delivery to a handler no longer configured is dead, saying so", "[durable]") {
   fixture f;
   f.open_spool();
-  {
-    auto p = std::make_shared<std::promise<hookd::spool::append_status>>();
-    auto fut = p->get_future();
-    f.spool->append(hookd::spool::make_record(event_with("g1"), {"gone"}),
-                    [p](hookd::spool::append_status s) { p->set_value(s); });
-    REQUIRE(fut.wait_for(60s) == std::future_status::ready);
-  }
+  store_event(*f.spool, event_with("g1"), {"gone"});
   f.start({to({"audit"})}, {{"audit", file_handler("audit", f.dir / "audit.jsonl")}});
   REQUIRE(eventually([&] { return f.show("g1").deliveries.at(0).state == delivery_state::dead; }));
   CHECK(f.show("g1").deliveries.at(0).last_error == "handler gone is not configured");
@@ -413,6 +413,91 @@ TEST_CASE("stop(grace) lets a delivery in flight finish and records it", "[durab
   const auto d = f.show("s2").deliveries.at(0);
   CHECK(d.state == delivery_state::done);
   CHECK_FALSE(d.claimed);
+}
+
+TEST_CASE(
+    "deliveries claimed together and not started are given back by stop, then delivered "
+    "in order after a restart",
+    "[durable]") {
+  fixture f;
+  const auto started = f.dir / "started.txt";
+  const auto go = f.dir / "go";
+  // Every run records its event, then waits (bounded) until the test lets it end.
+  const auto prog = script(f.dir, "gated.sh",
+                           "cat > /dev/null\necho \"$HOOKD_EVENT_ID\" >> " + started.string() +
+                               "\ni=0\nwhile [ ! -e " + go.string() +
+                               " ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n");
+  const auto handlers = [&] {
+    return durable_dispatcher::handler_map{{"gated", exec_handler("gated", prog, 1)}};
+  };
+  // Stored before the dispatcher starts, so its first claim finds them all: one claim takes
+  // them together, and only the first starts while the concurrency-1 handler is busy.
+  constexpr int n = 5;
+  f.open_spool();
+  for (int i = 0; i < n; ++i)
+    store_event(*f.spool, event_with("g" + std::to_string(i)), {"gated"});
+  f.start({to({"gated"})}, handlers());
+  REQUIRE(eventually([&] {
+    const auto st = f.spool->stats();
+    return lines_of(started).size() == 1 && st.handlers.size() == 1 &&
+           st.handlers[0].claimed == static_cast<std::size_t>(n);
+  }));
+  CHECK(lines_of(started) == std::vector<std::string>{"g0"});
+
+  // No grace: the run at the gate keeps its claim; the four not started are given back.
+  f.dispatcher->stop(0s);
+  {
+    const auto st = f.spool->stats();
+    REQUIRE(st.handlers.size() == 1);
+    CHECK(st.handlers[0].claimed == 1);
+    CHECK(st.handlers[0].pending == static_cast<std::size_t>(n));
+  }
+  for (int i = 1; i < n; ++i) {
+    const auto d = f.show("g" + std::to_string(i)).deliveries.at(0);
+    CHECK_FALSE(d.claimed);
+    CHECK(d.attempts == 0);
+  }
+
+  // Restart, as after a crash: the first delivery runs again (at least once), then the others,
+  // in order of arrival.
+  std::ofstream(go.string()).put('\n');
+  f.dispatcher.reset();
+  f.spool.reset();
+  f.start({to({"gated"})}, handlers());
+  REQUIRE(eventually([&] {
+    const auto st = f.spool->stats();
+    return st.handlers.size() == 1 && st.handlers[0].done == static_cast<std::size_t>(n);
+  }));
+  CHECK(lines_of(started) == std::vector<std::string>{"g0", "g0", "g1", "g2", "g3", "g4"});
+  for (int i = 0; i < n; ++i)
+    CHECK(f.show("g" + std::to_string(i)).deliveries.at(0).attempts == 1);
+}
+
+TEST_CASE("a handler never runs more deliveries at once than its concurrency", "[durable]") {
+  fixture f;
+  const auto running = f.dir / "running";
+  const auto seen = f.dir / "seen.txt";
+  std::filesystem::create_directories(running);
+  // Each run notes how many runs are in progress with it, and stays a moment so runs overlap.
+  const auto prog = script(f.dir, "counted.sh",
+                           "cat > /dev/null\ntouch " + running.string() + "/$HOOKD_EVENT_ID\nls " +
+                               running.string() + " | wc -l >> " + seen.string() +
+                               "\nsleep 0.05\nrm " + running.string() + "/$HOOKD_EVENT_ID\n");
+  f.start({to({"counted"})}, {{"counted", exec_handler("counted", prog, 2)}}, {}, 4);
+  constexpr int n = 12;
+  for (int i = 0; i < n; ++i)
+    REQUIRE(f.submit(event_with("c" + std::to_string(i))) == submit_status::accepted);
+  REQUIRE(eventually([&] {
+    const auto st = f.spool->stats();
+    return st.handlers.size() == 1 && st.handlers[0].done == static_cast<std::size_t>(n);
+  }));
+  const auto counts = lines_of(seen);
+  REQUIRE(counts.size() == static_cast<std::size_t>(n));
+  for (const auto& c : counts) {
+    INFO(c);
+    CHECK(std::stoi(c) >= 1);
+    CHECK(std::stoi(c) <= 2);
+  }
 }
 
 TEST_CASE("routes naming an unknown handler are refused", "[durable]") {

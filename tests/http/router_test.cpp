@@ -248,6 +248,13 @@ TEST_CASE("answers from the sink's status", "[http][answer]") {
   CHECK(unavailable.status == 503);
   CHECK(unavailable.body == R"({"error":"spool unavailable, retry later"})");
   CHECK(header(unavailable, "Retry-After") == std::to_string(http::retry_after_seconds));
+
+  // An id is the provider's: escaped, invalid UTF-8 replaced, as the JSON serializer does.
+  const std::string odd = "a\"b\\c\n\xff";
+  const auto escaped = http::from_submit(dispatch::submit_status::accepted, odd);
+  CHECK(escaped.body == json{{"status", "accepted"}, {"id", odd}}.dump(
+                            -1, ' ', false, json::error_handler_t::replace));
+  CHECK(json::parse(escaped.body).at("status") == "accepted");
 }
 
 TEST_CASE("error bodies are valid JSON whatever the message holds", "[http][answer]") {

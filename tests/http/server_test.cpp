@@ -3,6 +3,7 @@
 // and shutdown while the sink holds a request.
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -199,4 +200,52 @@ TEST_CASE("shutdown stops after the grace when the sink never answers", "[http][
   REQUIRE(sink.wait_completed());
   s.reset();
   CHECK(c.wait_closed(10s));
+}
+
+TEST_CASE("a request arriving in pieces on a kept-alive connection is read whole",
+          "[http][server]") {
+  thread_sink sink;
+  running_server s(sink);
+  test::raw_connection c(s.port());
+  REQUIRE(c.send(signed_request("1")));
+  auto r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+
+  // The connection waits for its next request without a read buffer; the first bytes wake it,
+  // the rest follow in later writes.
+  const auto next = signed_request("2");
+  const auto third = next.size() / 3;
+  for (std::size_t at = 0; at < next.size(); at += third) {
+    REQUIRE(c.send(std::string_view(next).substr(at, third)));
+    std::this_thread::sleep_for(20ms);
+  }
+  r = c.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == R"({"status":"accepted","id":"2"})");
+}
+
+TEST_CASE("shutdown closes connections waiting for a request at once, whatever their timeouts",
+          "[http][server]") {
+  thread_sink sink;
+  config::server_config cfg;
+  cfg.idle_timeout = 600s;
+  cfg.request_timeout = 600s;
+  cfg.shutdown_grace = 600s;
+  auto s = std::make_unique<running_server>(sink, cfg);
+  test::raw_connection idle(s->port());
+  REQUIRE(idle.send(signed_request("1")));
+  const auto r = idle.read_response();
+  REQUIRE(r);
+  CHECK(r->header("Connection") != "close");
+  test::raw_connection silent(s->port());
+
+  s->srv->shutdown();
+  // Nothing holds a session open: run() returns long before any timeout or the grace.
+  auto joined = std::async(std::launch::async, [&] { s->thread.join(); });
+  REQUIRE(joined.wait_for(30s) == std::future_status::ready);
+  CHECK(idle.wait_closed(10s));
+  CHECK(silent.wait_closed(10s));
+  s.reset();
 }

@@ -109,6 +109,19 @@ append_status append_wait(store& s, record r) {
   return f.get();
 }
 
+/// Hands an outcome to the writer; the future is its completion.
+std::future<settle_status> settle_later(store& s, std::int64_t id, outcome o) {
+  auto p = std::make_shared<std::promise<settle_status>>();
+  auto f = p->get_future();
+  s.settle_async(id, std::move(o), [p](settle_status st) { p->set_value(st); });
+  return f;
+}
+
+settle_status wait(std::future<settle_status>& f) {
+  REQUIRE(f.wait_for(60s) == std::future_status::ready);
+  return f.get();
+}
+
 /// Polls `cond` until true or a generous deadline.
 template <class F>
 bool eventually(F cond) {
@@ -260,23 +273,29 @@ TEST_CASE("concurrent appends are committed in fewer transactions, each answered
   std::vector<std::atomic<int>> calls(total);
   std::vector<std::atomic<int>> accepted(total);
 
+  auto append = [&](int n) {
+    s.append(make("altoviz", "ev-" + std::to_string(n)), [&, n](append_status st) {
+      ++calls[static_cast<std::size_t>(n)];
+      if (st == append_status::accepted) ++accepted[static_cast<std::size_t>(n)];
+    });
+  };
   write_lock lock(opts.path);  // appends pile up while the first batch waits for the lock
+  // The writer takes the first append and waits for the lock with it; only then do the others
+  // come, so they are all still queued when the lock is released (however the threads run).
+  append(0);
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
         const int n = t * per_thread + i;
-        s.append(make("altoviz", "ev-" + std::to_string(n)), [&, n](append_status st) {
-          ++calls[static_cast<std::size_t>(n)];
-          if (st == append_status::accepted) ++accepted[static_cast<std::size_t>(n)];
-        });
+        if (n != 0) append(n);
       }
     });
   }
   for (auto& th : pool)
     th.join();
-  // Every append is now queued or in the one batch the writer took (it waits for the lock).
-  CHECK(s.stats_writer().queued > 0);
+  CHECK(s.stats_writer().queued == static_cast<std::size_t>(total - 1));
   lock.release();
 
   REQUIRE(eventually([&] { return s.stats_writer().accepted == total; }));
@@ -396,6 +415,216 @@ TEST_CASE("claim, settle done, retry and dead, with every attempt in the history
   CHECK(!st.oldest_pending);
 }
 
+TEST_CASE("backlog counts pending (claimed or not) and dead per handler, from the oldest pending",
+          "[spool][query]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  store s(make_options(dir, clock));
+  const auto t0 = clock.now();
+  const auto received = [&](const char* id, std::vector<std::string> handlers, int second) {
+    auto r = make("a", id, std::move(handlers));
+    r.received = t0 + std::chrono::seconds(second);
+    return r;
+  };
+  REQUIRE(append_wait(s, received("1", {"audit", "exec"}, 0)) == append_status::accepted);
+  REQUIRE(append_wait(s, received("2", {"audit", "exec"}, 1)) == append_status::accepted);
+  REQUIRE(append_wait(s, received("3", {"audit"}, 2)) == append_status::accepted);
+  CHECK(s.backlog().pending == std::map<std::string, std::size_t>{{"audit", 3}, {"exec", 2}});
+  CHECK(s.backlog().oldest_pending == t0);
+
+  // Event 1: audit done, exec dead. Event 2: audit claimed (still pending), exec retried.
+  auto c = s.claim(req(10));
+  REQUIRE(c.deliveries.size() == 5);
+  for (const auto& d : c.deliveries) {
+    if (d.event_id == "1") {
+      const auto o = d.handler == "audit" ? outcome::done() : outcome::dead("x");
+      REQUIRE(s.settle(d.delivery_id, o) == settle_status::settled);
+    } else if (d.event_id == "2" && d.handler == "exec") {
+      REQUIRE(s.settle(d.delivery_id, outcome::retry(clock.now() + 1h, "x")) ==
+              settle_status::settled);
+    } else if (d.event_id == "3") {
+      REQUIRE(s.release(d.delivery_id));
+    }
+  }
+  const auto b = s.backlog();
+  CHECK(b.pending == std::map<std::string, std::size_t>{{"audit", 2}, {"exec", 1}});
+  CHECK(b.dead == std::map<std::string, std::size_t>{{"exec", 1}});
+  CHECK(b.oldest_pending == t0 + 1s);  // event 2: its audit delivery is claimed
+
+  for (const auto& d : c.deliveries) {
+    if (d.event_id == "2" && d.handler == "audit") {
+      REQUIRE(s.settle(d.delivery_id, outcome::done()) == settle_status::settled);
+    }
+  }
+  CHECK(s.backlog().oldest_pending == t0 + 1s);  // event 2: its exec delivery waits for a retry
+}
+
+TEST_CASE("outcomes handed to settle_async are recorded with the writer's next group commit",
+          "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  std::atomic<int> wakes{0};
+  opts.on_commit = [&] { ++wakes; };
+  auto s = std::make_unique<store>(opts);
+  for (const char* id : {"1", "2", "3", "4"})
+    REQUIRE(append_wait(*s, make("a", id)) == append_status::accepted);
+  const auto c = s->claim(req(10));
+  REQUIRE(c.deliveries.size() == 4);
+
+  // The writer takes one append and waits for the lock with it; the outcomes and the next
+  // append queue meanwhile and go together in the following transaction.
+  write_lock lock(opts.path);
+  auto first = std::make_shared<std::promise<append_status>>();
+  s->append(make("a", "5"), [first](append_status st) { first->set_value(st); });
+  REQUIRE(eventually([&] { return s->stats_writer().queued == 0; }));
+  const auto retry_at = clock.now() + 10s;
+  auto done = settle_later(*s, c.deliveries[0].delivery_id, outcome::done());
+  auto retry = settle_later(*s, c.deliveries[1].delivery_id, outcome::retry(retry_at, "later"));
+  auto dead = settle_later(*s, c.deliveries[2].delivery_id, outcome::dead("no"));
+  auto second = std::make_shared<std::promise<append_status>>();
+  s->append(make("a", "6"), [second](append_status st) { second->set_value(st); });
+  lock.release();
+  CHECK(wait(done) == settle_status::settled);
+  CHECK(wait(retry) == settle_status::settled);
+  CHECK(wait(dead) == settle_status::settled);
+  CHECK(second->get_future().get() == append_status::accepted);
+  {
+    const auto w = s->stats_writer();
+    REQUIRE(!w.recent.empty());
+    CHECK(w.recent.back().size == 1);
+    CHECK(w.recent.back().settles == 3);
+    CHECK(w.settled == 3);
+  }
+  CHECK(s->show("1").at(0).deliveries.at(0).state == delivery_state::done);
+  CHECK(s->show("1").at(0).deliveries.at(0).history.size() == 1);
+  CHECK(s->show("2").at(0).deliveries.at(0).state == delivery_state::pending);
+  CHECK(s->show("2").at(0).deliveries.at(0).next_attempt_at == retry_at);
+  CHECK(s->show("3").at(0).deliveries.at(0).last_error == "no");
+  CHECK(s->next_due_time() == clock.now());  // "5" and "6"
+
+  // A retry wakes the dispatcher (its due time is new), a delivery done does not.
+  auto again = settle_later(*s, c.deliveries[0].delivery_id, outcome::done());
+  CHECK(wait(again) == settle_status::not_claimed);
+  const int before = wakes;
+  const auto more = s->claim(req(10));
+  REQUIRE(more.deliveries.size() == 2);
+  auto quiet = settle_later(*s, more.deliveries[0].delivery_id, outcome::done());
+  REQUIRE(wait(quiet) == settle_status::settled);
+  CHECK(wakes == before);
+  auto loud = settle_later(*s, more.deliveries[1].delivery_id, outcome::retry(retry_at, "x"));
+  REQUIRE(wait(loud) == settle_status::settled);
+  CHECK(eventually([&] { return wakes == before + 1; }));
+
+  // What is still queued when the store closes is committed first.
+  const std::int64_t last = c.deliveries[3].delivery_id;
+  std::atomic<int> completed{0};
+  s->settle_async(last, outcome::done(), [&](settle_status st) {
+    if (st == settle_status::settled) ++completed;
+  });
+  s.reset();
+  CHECK(completed == 1);
+  store reopened(opts);
+  CHECK(reopened.show("4").at(0).deliveries.at(0).state == delivery_state::done);
+}
+
+TEST_CASE("an event that fails on its own fails alone; the rest of its batch is stored",
+          "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "claimed")) == append_status::accepted);
+  const auto c = s.claim(req(1));
+  REQUIRE(c.deliveries.size() == 1);
+  {
+    // A reason of the event's own, not of the environment (like SQLITE_TOOBIG would be).
+    auto conn = raw(opts.path);
+    REQUIRE(conn.exec("CREATE TRIGGER refuse_bad BEFORE INSERT ON events "
+                      "WHEN NEW.event_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END") ==
+            SQLITE_OK);
+  }
+  write_lock lock(opts.path);
+  s.append(make("a", "first"), [](append_status) {});
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
+  std::vector<std::future<append_status>> answers;
+  for (const char* id : {"a1", "bad", "a2"}) {
+    auto p = std::make_shared<std::promise<append_status>>();
+    answers.push_back(p->get_future());
+    s.append(make("a", id), [p](append_status st) { p->set_value(st); });
+  }
+  auto outcome_done = settle_later(s, c.deliveries[0].delivery_id, outcome::done());
+  lock.release();
+  for (auto& a : answers)
+    REQUIRE(a.wait_for(60s) == std::future_status::ready);
+  CHECK(answers[0].get() == append_status::accepted);
+  CHECK(answers[1].get() == append_status::unavailable);
+  CHECK(answers[2].get() == append_status::accepted);
+  CHECK(wait(outcome_done) == settle_status::settled);
+  CHECK(s.show("a1").size() == 1);
+  CHECK(s.show("bad").empty());
+  CHECK(s.show("a2").size() == 1);
+  CHECK(s.stats_writer().failed_batches == 0);
+  // Not a duplicate: "bad" was not stored, its dedup key neither.
+  {
+    auto conn = raw(opts.path);
+    REQUIRE(conn.exec("DROP TRIGGER refuse_bad") == SQLITE_OK);
+  }
+  CHECK(append_wait(s, make("a", "bad")) == append_status::accepted);
+}
+
+TEST_CASE("an outcome goes with the next batches until one commits, and is given up after five",
+          "[spool][failure]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "1")) == append_status::accepted);
+  REQUIRE(append_wait(s, make("a", "2")) == append_status::accepted);
+  const auto c = s.claim(req(10));
+  REQUIRE(c.deliveries.size() == 2);
+  // No more pages than the file has now: a large event cannot be stored (like a full disk),
+  // and the whole transaction it is in fails.
+  s.set_max_size(1);
+  auto big = [n = 0]() mutable { return make("a", "big-" + std::to_string(n++), {}, 64 << 10); };
+
+  // With the lock held, the outcome and a large event wait together for the same batch.
+  auto with_failing_batch = [&](std::int64_t id, outcome o) {
+    write_lock lock(opts.path);
+    auto first = std::make_shared<std::promise<append_status>>();
+    s.append(make("a", "small-" + std::to_string(id)), [first](append_status) {});
+    REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
+    auto f = settle_later(s, id, std::move(o));
+    auto p = std::make_shared<std::promise<append_status>>();
+    auto failed = p->get_future();
+    s.append(big(), [p](append_status st) { p->set_value(st); });
+    lock.release();
+    REQUIRE(failed.wait_for(60s) == std::future_status::ready);
+    REQUIRE(failed.get() == append_status::unavailable);
+    return f;
+  };
+
+  // Given up after the fifth failed batch: the claim stays, for the next start.
+  auto given_up = with_failing_batch(c.deliveries[0].delivery_id, outcome::done());
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(given_up.wait_for(0s) == std::future_status::timeout);
+    REQUIRE(append_wait(s, big()) == append_status::unavailable);
+  }
+  REQUIRE(given_up.wait_for(0s) == std::future_status::timeout);
+  REQUIRE(append_wait(s, big()) == append_status::unavailable);
+  CHECK(wait(given_up) == settle_status::unavailable);
+  CHECK(s.show("1").at(0).deliveries.at(0).claimed);
+  CHECK(s.stats_writer().settled == 0);
+
+  // Recorded by the first batch that commits once there is room again.
+  auto recovered = with_failing_batch(c.deliveries[1].delivery_id, outcome::done());
+  s.set_max_size(0);
+  REQUIRE(append_wait(s, make("a", "3")) == append_status::accepted);
+  CHECK(wait(recovered) == settle_status::settled);
+  CHECK(s.show("2").at(0).deliveries.at(0).state == delivery_state::done);
+  CHECK(integrity(opts.path) == "ok");
+}
+
 TEST_CASE("claims come in order of arrival and respect handler capacity", "[spool]") {
   hookd::test::temp_dir dir;
   test_clock clock;
@@ -432,6 +661,71 @@ TEST_CASE("claims come in order of arrival and respect handler capacity", "[spoo
   REQUIRE(f.deliveries.size() == 2);
   CHECK(f.deliveries[0].event_id == "1");
   CHECK(f.deliveries[1].event_id == "5");
+}
+
+TEST_CASE("a claim that finds nothing to take does not wait for the write lock", "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "1", {"busy", "later"})) == append_status::accepted);
+  const auto later = s.claim(req(1, "later"));
+  REQUIRE(later.deliveries.size() == 1);
+  REQUIRE(s.settle(later.deliveries[0].delivery_id, outcome::retry(clock.now() + 1h, "again")) ==
+          settle_status::settled);
+
+  // Another connection holds the write lock (as the writer does during a group commit): claims
+  // with nothing to take (nothing due, or no capacity) only read, and return at once.
+  write_lock lock(opts.path);
+  const auto none = s.claim(req(10, std::nullopt, {{"busy", 0}}));
+  CHECK(none.ok);
+  CHECK(none.deliveries.empty());
+  CHECK(s.claim(req(10, "later")).deliveries.empty());
+  CHECK(s.next_due_time() == clock.now());
+  lock.release();
+  const auto busy = s.claim(req(10));
+  REQUIRE(busy.deliveries.size() == 1);
+  CHECK(busy.deliveries[0].handler == "busy");
+}
+
+TEST_CASE("a daemon's claim is made in the writer's batches, a client's on its own connection",
+          "[spool][group-commit]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "1")) == append_status::accepted);
+
+  // The writer waits for the lock with one append; the claim waits for the writer.
+  write_lock lock(opts.path);
+  s.append(make("a", "2"), [](append_status) {});
+  REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
+  auto claimed = std::async(std::launch::async, [&] { return s.claim(req(10)); });
+  auto p = std::make_shared<std::promise<append_status>>();
+  auto third = p->get_future();
+  s.append(make("a", "3"), [p](append_status st) { p->set_value(st); });
+  lock.release();
+  REQUIRE(claimed.wait_for(60s) == std::future_status::ready);
+  const auto c = claimed.get();
+  REQUIRE(c.ok);
+  REQUIRE(third.wait_for(60s) == std::future_status::ready);
+  CHECK(third.get() == append_status::accepted);
+  // "1" and "2" (committed before the claim's transaction); "3" maybe, if in the same batch.
+  REQUIRE(c.deliveries.size() >= 2);
+  CHECK(c.deliveries[0].event_id == "1");
+  CHECK(c.deliveries[1].event_id == "2");
+  std::size_t claims_in_batches = 0;
+  for (const auto& b : s.stats_writer().recent)
+    claims_in_batches += b.claims;
+  CHECK(claims_in_batches == 1);
+
+  // A client (the CLI) claims on its own connection, in a transaction of its own.
+  store client(client_options(opts));
+  REQUIRE(s.release_all() == c.deliveries.size());
+  const auto mine = client.claim(req(1));
+  REQUIRE(mine.deliveries.size() == 1);
+  CHECK(mine.deliveries[0].event_id == "1");
+  CHECK(s.claim(req(10)).deliveries.size() == 2);
 }
 
 TEST_CASE("claims left by a crashed process are claimable after reopening", "[spool]") {
@@ -681,6 +975,77 @@ TEST_CASE("the schema version is set and a newer one is refused", "[spool][schem
   }
   CHECK_THROWS_WITH(store(opts), Catch::Contains(opts.path.string()) &&
                                      Catch::Contains("schema version 99 is newer"));
+}
+
+TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "[spool][schema]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  {
+    // A real v1 file, as hookd 827245c left it after kill -9 (see the dump's header).
+    std::filesystem::create_directories(opts.path.parent_path());
+    auto c = hookd::spool::sqlite::connection::open(opts.path,
+                                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    const auto dump = hookd::test::read_file(std::filesystem::path(HOOKD_SOURCE_DIR) /
+                                             "tests/spool/data/spool_v1.sql");
+    REQUIRE(!dump.empty());
+    REQUIRE(c.exec(dump.c_str()) == SQLITE_OK);
+    REQUIRE(c.query_int("PRAGMA user_version") == 1);
+  }
+  // After the dump's events came due, before its retries are due.
+  clock.ms = 1'796'039'448'000;
+  store s(opts);
+  {
+    auto c = raw(opts.path);
+    CHECK(c.query_int("PRAGMA user_version") == 2);
+    auto index_exists = [&c](const char* name) {
+      auto q = c.prepare(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                     "AND name = '") +
+                         name + "'");
+      REQUIRE(q.step() == SQLITE_ROW);
+      return q.int64(0) == 1;
+    };
+    CHECK(index_exists("deliveries_claimable"));
+    CHECK(index_exists("deliveries_dead"));
+    CHECK_FALSE(index_exists("deliveries_by_state"));
+    // hookd's connections skip the state's CHECK; other writers still meet it.
+    CHECK(c.exec("UPDATE deliveries SET state = 'bogus' WHERE id = 1") == SQLITE_CONSTRAINT_CHECK);
+    CHECK(c.query_int("SELECT COUNT(*) FROM events") == 3);
+    CHECK(c.query_int("SELECT COUNT(*) FROM deliveries") == 12);
+    CHECK(c.query_int("SELECT COUNT(*) FROM attempts") == 9);
+    CHECK(c.query_int("SELECT COUNT(*) FROM deliveries WHERE claim IS NOT NULL") == 0);
+  }
+  CHECK(integrity(opts.path) == "ok");
+
+  // The claim left by the killed process is free again; "slow" is the only handler with due
+  // deliveries, taken one at a time (capacity 1) in order of arrival.
+  auto first = s.claim(req(10, std::nullopt, {{"slow", 1}}));
+  REQUIRE(first.ok);
+  REQUIRE(first.deliveries.size() == 1);
+  CHECK(first.deliveries[0].delivery_id == 4);
+  CHECK(first.deliveries[0].event_id == "v1-0");
+  CHECK(first.deliveries[0].provider == "altoviz");
+  CHECK(first.deliveries[0].subject == "0");
+  CHECK(first.deliveries[0].attempt == 1);
+  auto rest = s.claim(req(10));
+  REQUIRE(rest.deliveries.size() == 2);
+  CHECK(rest.deliveries[0].delivery_id == 8);
+  CHECK(rest.deliveries[1].delivery_id == 12);
+  // What is left: "broken"'s retries, the earliest first.
+  CHECK(s.next_due_time() == time_point{std::chrono::milliseconds{1'796'041'595'745}});
+  CHECK(s.settle(4, outcome::done()) == settle_status::settled);
+
+  // Dead deliveries replay; the dedup keys still hold; new events come after the old ones.
+  CHECK(s.replay_dead() == 3);
+  CHECK(append_wait(s, make("altoviz", "v1-1")) == append_status::duplicate);
+  REQUIRE(append_wait(s, make("altoviz", "v2-0", {"hopeless"})) == append_status::accepted);
+  auto hopeless = s.claim(req(10, "hopeless"));
+  REQUIRE(hopeless.deliveries.size() == 4);
+  CHECK(hopeless.deliveries[0].event_id == "v1-0");
+  CHECK(hopeless.deliveries[0].attempt == 2);
+  CHECK(hopeless.deliveries[0].round_attempt == 1);
+  CHECK(hopeless.deliveries[3].event_id == "v2-0");
+  CHECK(s.stats().events == 4);
 }
 
 TEST_CASE("a full spool answers unavailable, keeps what it committed, and recovers",

@@ -31,10 +31,13 @@ namespace hookd::dispatch {
 ///     durable_dispatcher d(spool, routes, handlers, {.wake = wake, ...});
 ///
 /// A generation counter makes a notify() between a worker's look at the spool and its wait count:
-/// no wake-up is lost. Thread-safe; notify() never blocks for long and never throws.
+/// no wake-up is lost. notify() wakes one waiting worker (it wakes another when there is more
+/// than it can run); notify_all() wakes them all (stop). Thread-safe; neither blocks for long or
+/// throws.
 class wakeup {
  public:
   void notify() noexcept;
+  void notify_all() noexcept;
   std::uint64_t generation() const noexcept;
   /// Returns when the generation differs from `seen` (a notify() since), or at `deadline`.
   void wait(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
@@ -56,7 +59,7 @@ struct dispatch_counters {
   std::uint64_t dead = 0;           ///< deliveries settled dead (failed, or unconfigured handler)
   std::uint64_t exceptions = 0;     ///< attempts ended by an exception caught by the worker loop
   std::uint64_t claim_errors = 0;   ///< claim() calls that failed (spool unavailable)
-  std::uint64_t settle_errors = 0;  ///< settle() calls given up on (the claim stays)
+  std::uint64_t settle_errors = 0;  ///< outcomes the spool could not record (the claim stays)
   std::size_t in_flight = 0;        ///< deliveries running right now
 };
 
@@ -65,20 +68,28 @@ struct dispatch_counters {
 /// request is answered); a pool of worker threads claims due deliveries from the spool, runs the
 /// handler, and settles the delivery: done, retried later with backoff (retry.hpp), or dead.
 ///
-/// - Order and concurrency: each claim passes every handler's free concurrency slots as the
-///   claim's capacity, and claims are serialized inside the process, so a handler never runs
-///   more than concurrency() deliveries at once, and a concurrency-1 handler gets due deliveries
-///   one at a time in order of arrival. A delivery waiting for a retry does not hold back later
-///   events (no head-of-line blocking): order is the order of first attempts.
+/// - Claims: one claim transaction takes up to 16 due deliveries per concurrency slot of each
+///   handler running short (fewer waiting than it has slots), in order of arrival; they wait in
+///   the process, claimed, until a worker starts them. One worker claims at a time.
+/// - Order and concurrency: a worker starts the first waiting delivery whose handler has a free
+///   slot, so a handler never runs more than concurrency() deliveries at once, and a
+///   concurrency-1 handler gets due deliveries one at a time in order of arrival. A delivery
+///   waiting for a retry does not hold back later events (no head-of-line blocking): order is
+///   the order of first attempts.
+/// - Outcomes: a worker hands each outcome to the spool (store::settle_async), which records it
+///   in the writer's next group commit; the handler's slot is free at once.
+/// - Handlers get the stored event text as it is, with the attributes the spool keeps beside it
+///   (handlers::event_attributes): nothing is parsed again per delivery.
 /// - A handler named in the spool but absent from `handlers` (the config changed between runs)
 ///   has its deliveries settled dead with "handler X is not configured": visible in
 ///   `hookd events list --state dead`, replayable once the handler is configured again.
-/// - A stored event that cannot be parsed back is settled dead (it can never succeed).
 /// - An exception escaping a handler (deliver() is noexcept, but just in case) or the worker's
 ///   own code is caught by one catch-all per attempt, logged, counted, and retried by the policy.
-/// - Waiting: workers sleep until the wakeup is notified (spool commit, a settle, stop) or the
-///   next due delivery's time, at most `max_idle` (1 s): retries come due, and replays made by
-///   another process (the CLI) are picked up without a restart.
+/// - Waiting: a worker that finishes a delivery looks for the next one itself; idle workers
+///   sleep until the wakeup is notified (spool commit: one worker; a worker that found more
+///   than it can run: one more; stop: all) or the next due delivery's time, at most `max_idle`
+///   (1 s): retries come due, and replays made by another process (the CLI) are picked up
+///   without a restart.
 ///
 /// Thread-safety: submit(), wake(), stop(), reopen() and counters() may be called from any
 /// thread. Ownership: shares its handlers; uses `spool`, which must outlive this object (or at
@@ -98,8 +109,8 @@ class durable_dispatcher final : public event_sink {
     spool::clock_fn clock;
     /// Bound on a worker's sleep when nothing wakes it (polls for other processes' replays).
     duration max_idle = std::chrono::seconds(1);
-    /// Shared with the spool's on_commit hook; null: the dispatcher makes its own (then only
-    /// its own submits' completions, settles, replays through it and max_idle wake workers).
+    /// Shared with the spool's on_commit hook, which must notify it; null: the dispatcher makes
+    /// its own (then its own submits' completions, wake() and max_idle wake workers).
     std::shared_ptr<wakeup> wake;
     /// Seed for the retry jitter (each worker adds its index); 0: from std::random_device.
     std::uint64_t seed = 0;
@@ -136,7 +147,8 @@ class durable_dispatcher final : public event_sink {
   void wake() noexcept;
 
   /// Stops claiming and accepting; waits up to `grace` for the deliveries in flight to finish and
-  /// be settled; claimed deliveries not yet started are released (due again at once). A delivery
+  /// their outcomes to be committed; claimed deliveries not yet started are released (due again
+  /// at once, no attempt counted). A delivery
   /// still running at the deadline keeps its claim in the spool (the next daemon start releases
   /// it, and it runs again: at least once); its thread is left to finish on its own and never
   /// touches the spool again. Idempotent.

@@ -9,9 +9,29 @@
 
 namespace hookd::handlers {
 
-/// One delivery of one event to one handler.
+/// The attributes that identify and label an event, as the spool keeps them beside its text:
+/// what a handler needs to name the event (exec's HOOKD_* variables, the log line) without
+/// parsing it. Views: valid for the duration of the deliver() call.
+struct event_attributes {
+  std::string_view id;
+  std::string_view type;
+  std::string_view endpoint;
+  std::string_view provider;
+  std::string_view subject;
+
+  event_attributes(std::string_view id_, std::string_view type_, std::string_view endpoint_,
+                   std::string_view provider_, std::string_view subject_) noexcept
+      : id(id_), type(type_), endpoint(endpoint_), provider(provider_), subject(subject_) {}
+  /// Views into `ev`, which must outlive them.
+  event_attributes(const event& ev) noexcept  // NOLINT(google-explicit-constructor)
+      : event_attributes(ev.id, ev.type, ev.endpoint, ev.provider, ev.subject) {}
+};
+
+/// One delivery of one event to one handler. The whole event is `cloudevent`: a handler that
+/// needs its data parses that text (the dispatcher does not parse it for handlers that only
+/// copy it, as file and exec do).
 struct delivery {
-  const event& ev;
+  event_attributes ev;
   std::string_view cloudevent;  ///< to_cloudevent(ev) serialized once, no trailing newline
   unsigned attempt = 1;         ///< 1 for the first attempt; handlers use it to be idempotent
 };

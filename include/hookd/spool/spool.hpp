@@ -19,11 +19,17 @@
 /// See docs/delivery.md for the guarantees this gives to users.
 ///
 /// Connections and threads (a store in the daemon role):
-///  - the writer thread owns the writer connection (synchronous=FULL). append() only enqueues;
-///    the writer takes everything waiting, commits it in ONE transaction (group commit), then
-///    calls every completion. Between batches it runs maintenance (purge, WAL checkpoint).
-///  - the delivery connection (claim, settle, release, replay, next_due_time), guarded by a
-///    mutex: callable from any number of dispatch workers.
+///  - the writer thread owns the writer connection (synchronous=FULL). append() and
+///    settle_async() only enqueue; the writer takes everything waiting, commits it in ONE
+///    transaction (group commit), then calls every completion. Between batches it runs
+///    maintenance (purge, WAL checkpoint).
+///  - the writer thread also claims for the dispatcher (claim() waits for it): one connection
+///    does all of the daemon's writes, so no connection drops its page cache because another
+///    one wrote.
+///  - the delivery connection (settle, release, replay, next_due_time; claims of a client),
+///    guarded by a mutex: callable from any number of dispatch workers.
+///  Write transactions of this process's connections take turns on an in-process mutex before
+///  SQLite's write lock, so they never sleep in SQLite's busy handler waiting for each other.
 ///  - the read connection (list, show, stats), guarded by its own mutex.
 ///  - the maintenance connection (purge, checkpoint), guarded by its own mutex.
 /// Another process (the CLI, role::client) may open the same file at the same time: SQLite's
@@ -45,7 +51,7 @@ using time_point = std::chrono::system_clock::time_point;
 using clock_fn = std::function<time_point()>;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 enum class role {
   daemon,  ///< creates the file, takes the process lock, releases stale claims, runs the writer
@@ -59,6 +65,8 @@ struct batch_info {
   std::size_t size = 0;                      ///< appends in the transaction
   std::chrono::microseconds commit_time{0};  ///< BEGIN to COMMIT done (fsync included)
   bool ok = true;
+  std::size_t settles = 0;  ///< outcomes (settle_async) in the transaction
+  std::size_t claims = 0;   ///< claims (claim()) in the transaction
 };
 
 struct options {
@@ -134,6 +142,8 @@ struct claimed_delivery {
   std::string endpoint;
   std::string event_id;
   std::string type;
+  std::string provider;
+  std::string subject;
   time_point received;
   std::string cloudevent;
 };
@@ -170,7 +180,8 @@ struct writer_stats {
   std::uint64_t unavailable = 0;       ///< appends answered unavailable (all causes)
   std::uint64_t backlog_rejected = 0;  ///< of which: the backlog was full
   std::uint64_t failed_batches = 0;
-  std::size_t queued = 0;  ///< waiting right now
+  std::uint64_t settled = 0;  ///< outcomes recorded through settle_async
+  std::size_t queued = 0;     ///< waiting right now
   std::size_t max_batch_size = 0;
   std::vector<batch_info> recent;  ///< the last batches, oldest first (at most 64)
 };
@@ -292,10 +303,25 @@ class store {
   // ---- dispatcher (any thread, never throws) -----------------------------------------------
 
   /// Claims due pending deliveries (next attempt <= now, not claimed) in order of arrival,
-  /// marking them claimed in the same transaction.
+  /// marking them claimed in one transaction. Its cost grows with the number of handlers that
+  /// have pending deliveries and with the deliveries taken, not with the backlog; a claim that
+  /// finds nothing reads only and never takes SQLite's write lock. In the daemon role it runs
+  /// in the writer thread, in its next batch (so it waits for the batch being committed): it
+  /// must not be called from a completion, which runs on that thread.
   claim_result claim(const claim_request& req) noexcept;
-  /// Records the attempt in the history and moves the delivery to its new state, un-claimed.
+  /// Records the attempt in the history and moves the delivery to its new state, un-claimed,
+  /// in a transaction of its own.
   settle_status settle(std::int64_t delivery_id, const outcome& o) noexcept;
+  /// The same in the writer thread's next group commit: the outcomes of many deliveries and
+  /// the events arriving meanwhile share one transaction and one fsync (a transaction per
+  /// settle wrote the same pages to the WAL again for every delivery). Never blocks. `done`
+  /// (may be empty) runs once on the writer thread: settled or not_claimed once committed;
+  /// unavailable when five batches holding it could not commit (the claim then stays until
+  /// the next start, which delivers it again). It must not block or throw. Without a writer
+  /// thread (a client) this settles at once and calls `done` on the calling thread. The store's
+  /// destructor commits the outcomes still queued.
+  void settle_async(std::int64_t delivery_id, outcome o,
+                    std::function<void(settle_status)> done) noexcept;
   /// Un-claims without recording an attempt (shutdown: the delivery is due again at once).
   bool release(std::int64_t delivery_id) noexcept;
   /// Un-claims everything this process holds. Returns the number released, or nullopt.

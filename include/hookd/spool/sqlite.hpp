@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -47,6 +48,9 @@ class statement {
 
   /// Parameters are 1-based, as in SQLite. Text is copied (SQLITE_TRANSIENT).
   void bind(int index, std::int64_t value) noexcept;
+  /// Binds text without copying it (SQLITE_STATIC): `value` must stay alive and unchanged until
+  /// the statement is reset (a statement_use's scope). For large values on hot paths.
+  void bind_unowned(int index, std::string_view value) noexcept;
   void bind(int index, std::string_view value) noexcept;
   void bind(int index, const std::string& value) noexcept { bind(index, std::string_view(value)); }
   void bind(int index, const char* value) noexcept { bind(index, std::string_view(value)); }
@@ -107,6 +111,10 @@ class connection {
 
   /// Runs one or more statements without results. Returns the SQLite result code.
   int exec(const char* sql) noexcept;
+  /// Runs one statement without results (BEGIN, COMMIT, SAVEPOINT, ...) from the cache:
+  /// exec() prepares its SQL again at every call, which costs more than running it. Returns
+  /// SQLITE_OK or the failing result code.
+  int run(const char* sql) noexcept;
   /// Start-up only: throws sqlite::error("<file>: <what>: <sqlite message>") on failure.
   void exec_or_throw(const char* sql, std::string_view what);
   /// The cached statement for `sql`, prepared on first use; nullptr when preparing fails
@@ -130,7 +138,15 @@ class connection {
   sqlite3* db_ = nullptr;
   std::filesystem::path file_;
   // unique_ptr so the addresses handed out by cached() stay valid when the map rehashes.
-  std::unordered_map<std::string, std::unique_ptr<statement>> cache_;
+  /// Hashes SQL text, so a lookup by const char* needs no std::string (an allocation per
+  /// statement run, as SQL is longer than the small-string buffer).
+  struct sql_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const noexcept {
+      return std::hash<std::string_view>{}(sql);
+    }
+  };
+  std::unordered_map<std::string, std::unique_ptr<statement>, sql_hash, std::equal_to<>> cache_;
 };
 
 /// BEGIN … COMMIT with rollback on every other path (destruction without commit()).
