@@ -211,6 +211,7 @@ class hookd_server:
         self.dir = Path(tempfile.mkdtemp(prefix=f"hookd-{label}-", dir=base_dir))
         TEMP_DIRS.append(self.dir)
         self.port = free_port()
+        self.admin_port = free_port()
         self.config = self.dir / "hookd.yaml"
         self.spool = self.dir / "spool.db"
         self.proc: subprocess.Popen | None = None
@@ -232,7 +233,7 @@ class hookd_server:
             "  request_timeout: 60s\n"
             "  shutdown_grace: 2s\n"
             "admin:\n"
-            "  listen: \"127.0.0.1:0\"\n"
+            f"  listen: \"127.0.0.1:{self.admin_port}\"\n"
             "spool:\n"
             f"  path: {self.spool}\n"
             "log:\n"
@@ -245,6 +246,19 @@ class hookd_server:
             "routes:\n"
             "  - to: [sink]\n")
         self.wrapper = wrapper or []
+
+    def group_commit(self) -> tuple[float, float]:
+        """(events, transactions carrying events) committed so far, from /metrics."""
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics",
+                                    timeout=10) as resp:
+            text = resp.read().decode()
+        got = {}
+        for line in text.splitlines():
+            m = re.match(r"hookd_spool_commit_batch_size_(sum|count) (\S+)$", line)
+            if m:
+                got[m.group(1)] = float(m.group(2))
+        return got.get("sum", 0.0), got.get("count", 0.0)
 
     def start(self, ready_timeout: float = 30.0) -> None:
         self.log_file = open(self.dir / "hookd.log", "wb")
@@ -459,10 +473,16 @@ end
             # Warm-up (not measured): connections, SQLite's caches, the allocator's arenas.
             if self.args.warmup > 0:
                 self.run_loadgen(h.port, connections, self.args.warmup, f"w{self.run_counter}")
+            events0, commits0 = h.group_commit()
             r = self.measured(h.view, lambda: self.run_loadgen(
                 h.port, connections, self.args.seconds, f"r{self.run_counter}"))
             if not h.alive():
                 raise RuntimeError(f"hookd died during the run; log:\n{h.log_tail()}")
+            # What group commit bought: events per committed (fsync'd) transaction.
+            events, commits = h.group_commit()
+            if commits > commits0:
+                r["commits"] = int(commits - commits0)
+                r["events_per_commit"] = round((events - events0) / (commits - commits0), 2)
             return r
         finally:
             h.stop()
@@ -796,6 +816,9 @@ def summarize(b: bench) -> dict:
             "cpu_s_per_1000": median([r.get("cpu_s_per_1000") for r in rs]),
             "peak_rss_kb": max(r.get("peak_rss_kb", 0) for r in rs),
         }
+        per_commit = [r["events_per_commit"] for r in rs if r.get("events_per_commit")]
+        if per_commit:
+            agg[key]["events_per_commit"] = median(per_commit)
 
     def ratio(x, y):
         return round(x / y, 3) if x is not None and y else None
@@ -885,6 +908,16 @@ def print_table(summary: dict) -> str:
             f"{fmt_num(g['cpu_s_per_1000'], '9.4f')} {g['peak_rss_kb'] / 1024:8.1f}  "
             f"{fmt_num(vl.get('rps'), '7.3f')} {fmt_num(vw.get('rps'), '7.3f')} "
             f"{fmt_num(vl.get('p99_ms'), '6.2f')} {fmt_num(vl.get('cpu_s_per_1000'), '6.2f')}")
+    gc = [g for g in summary.get("ingest", []) if g.get("events_per_commit")]
+    if gc:
+        add("")
+        add("Group commit (a): events per committed transaction (one fsync each), medians: " +
+            ", ".join(f"{g['server']} {g['connections']} conns {g['events_per_commit']:.1f}"
+                      for g in gc))
+        floor = summary.get("fsync_floor") or []
+        if floor and floor[0].get("p50_ms"):
+            add(f"  one fsync per event instead would cap the durable rate near "
+                f"{1000 / floor[0]['p50_ms']:.0f} events/s (1 / fsync floor p50)")
     for r in summary.get("exec", []):
         add("")
         add(f"exec handler (b), {r['handler']}, {r['connections']} conns: ingest "

@@ -1,6 +1,9 @@
 // The operator's side of the spool: queries for the CLI, and retention.
 
 #include <algorithm>
+#include <limits>
+#include <utility>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -219,9 +222,57 @@ purge_result store::impl::maintain_impl() {
   purge_result out;
   out.complete = false;
 
-  // Small transactions, so the writer thread and the workers never wait long for the lock.
   // An event goes only when every delivery is done and nothing about it changed within the
   // retention (so an event delivered late is still kept that long); pending or dead: never.
+  // The sweep reads without the write lock, from where the last batch stopped, and deletes what
+  // it found in a short transaction that checks again (a replay may have come in between).
+  // Events kept are passed over, not read again by every run: a spool holding many dead
+  // events costs each run at most purge_batch * purge_batches_per_run rows.
+  auto sweep = [&]() -> bool {
+    std::vector<std::int64_t> seqs;
+    std::size_t examined = 0;
+    {
+      sqlite::statement_use s(
+          &must(c,
+                "SELECT e.seq, e.received_at, NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.event_seq = e.seq AND (d.state <> 'done' OR d.updated_at >= ?1)) "
+                "FROM events e WHERE e.received_at < ?1 AND (e.received_at, e.seq) > (?2, ?3) "
+                "ORDER BY e.received_at, e.seq LIMIT ?4",
+                "purge"));
+      const auto after = sweep_after.value_or(
+          std::pair{std::numeric_limits<std::int64_t>::min(), std::int64_t{0}});
+      s->bind_all(keep_events_after, after.first, after.second, batch);
+      for (;;) {
+        const int rc = s->step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) fail(c, rc, "purge");
+        ++examined;
+        sweep_after = std::pair{s->int64(1), s->int64(0)};
+        if (s->int64(2) != 0) seqs.push_back(s->int64(0));
+      }
+    }
+    if (!seqs.empty()) {
+      write_transaction tx(write_mu, c);
+      if (tx.begin_rc() != SQLITE_OK) fail(c, tx.begin_rc(), "purge");
+      for (const auto seq : seqs) {
+        sqlite::statement_use s(&must(c,
+                                      "DELETE FROM events WHERE seq = ?1 AND NOT EXISTS "
+                                      "(SELECT 1 FROM deliveries d WHERE d.event_seq = ?1 "
+                                      "AND (d.state <> 'done' OR d.updated_at >= ?2))",
+                                      "purge"));
+        s->bind_all(seq, keep_events_after);
+        if (const int rc = s->step(); rc != SQLITE_DONE) fail(c, rc, "purge");
+        out.events += static_cast<std::size_t>(c.changes());
+      }
+      if (const int rc = tx.commit(); rc != SQLITE_OK) fail(c, rc, "purge: commit");
+    }
+    if (examined < static_cast<std::size_t>(batch)) {
+      sweep_after.reset();  // reached the cut-off: the next run starts from the oldest again
+      return true;
+    }
+    return false;
+  };
+  // Small transactions, so the writer thread and the workers never wait long for the lock.
   auto run = [&](const char* sql, std::int64_t cutoff, std::size_t& counter) -> bool {
     write_transaction tx(write_mu, c);
     if (tx.begin_rc() != SQLITE_OK) fail(c, tx.begin_rc(), "purge");
@@ -239,13 +290,7 @@ purge_result store::impl::maintain_impl() {
   bool events_done = false;
   bool keys_done = false;
   for (std::size_t i = 0; i < opts.purge_batches_per_run && !(events_done && keys_done); ++i) {
-    if (!events_done) {
-      events_done = run(
-          "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE e.received_at < ?1 "
-          "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq "
-          "AND (d.state <> 'done' OR d.updated_at >= ?1)) ORDER BY e.received_at LIMIT ?2)",
-          keep_events_after, out.events);
-    }
+    if (!events_done) events_done = sweep();
     if (!keys_done) {
       keys_done =
           run("DELETE FROM dedup_keys WHERE rowid IN (SELECT rowid FROM dedup_keys "

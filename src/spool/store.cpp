@@ -365,11 +365,18 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
   if (daemon) {
     m.apply_max_size();
     m.writer_thread = std::thread([&m] { m.writer_loop(); });
+    m.maint_thread = std::thread([&m] { m.maintenance_loop(); });
   }
 }
 
 store::~store() {
   if (!impl_) return;
+  {
+    std::lock_guard lk(impl_->maint_wait_mu);
+    impl_->maint_stopping = true;
+  }
+  impl_->maint_cv.notify_all();
+  if (impl_->maint_thread.joinable()) impl_->maint_thread.join();
   {
     std::lock_guard lk(impl_->queue_mu);
     impl_->stopping = true;
@@ -552,19 +559,31 @@ void store::impl::writer_loop() {
     } else if (stopping) {
       break;  // everything queued before stop() has been committed or answered
     }
+    // The pace of outcomes retried alone (the purge has its own thread).
     if (steady::now() >= next_maintenance) {
-      lk.unlock();
-      try {
-        const auto r = maintain_impl();
-        if (r.events > 0 || r.dedup_keys > 0) {
-          spdlog::debug("spool: purged {} events and {} dedup keys", r.events, r.dedup_keys);
-        }
-      } catch (const std::exception& e) {
-        spdlog::warn("spool: maintenance failed: {}", e.what());
-      }
-      lk.lock();
       next_maintenance = steady::now() + opts.maintenance_interval;
     }
+  }
+}
+
+void store::impl::maintenance_loop() {
+  using steady = std::chrono::steady_clock;
+  std::unique_lock lk(maint_wait_mu);
+  for (;;) {
+    if (maint_cv.wait_until(lk, steady::now() + opts.maintenance_interval,
+                            [&] { return maint_stopping; })) {
+      return;
+    }
+    lk.unlock();
+    try {
+      const auto r = maintain_impl();
+      if (r.events > 0 || r.dedup_keys > 0) {
+        spdlog::debug("spool: purged {} events and {} dedup keys", r.events, r.dedup_keys);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("spool: maintenance failed: {}", e.what());
+    }
+    lk.lock();
   }
 }
 

@@ -129,9 +129,18 @@ struct store::impl {
   std::mutex read_mu;
   sqlite::connection read;
 
-  // Purge and checkpoint.
-  std::mutex maint_mu;
+  // Purge and checkpoint, on their own thread (daemon) so that a long sweep never delays a
+  // group commit: only the short delete transactions take the write lock.
+  std::mutex maint_mu;  ///< the connection and the sweep position
   sqlite::connection maint;
+  /// Where the retention sweep goes on: the (received_at, seq) of the last event it examined.
+  /// Events it keeps (pending, dead, delivered within the retention) are passed over until the
+  /// sweep reaches the cut-off and starts again from the oldest, so a run never re-reads them.
+  std::optional<std::pair<std::int64_t, std::int64_t>> sweep_after;
+  std::thread maint_thread;
+  std::mutex maint_wait_mu;
+  std::condition_variable maint_cv;
+  bool maint_stopping = false;  ///< under maint_wait_mu
 
   time_point now() const { return clock(); }
 
@@ -139,6 +148,8 @@ struct store::impl {
   /// when there is no writer thread (a client): the caller claims itself.
   std::optional<std::future<claim_result>> enqueue_claim(const claim_request& req);
   void writer_loop();
+  /// Runs maintain_impl() every maintenance_interval until maint_stopping.
+  void maintenance_loop();
   void commit_batch(std::vector<queued_append>& batch, std::vector<queued_settle>& settled,
                     std::vector<queued_claim>& claimed);
   /// SQLITE_OK, or the failing result code (the caller decides whether the batch survives).

@@ -963,6 +963,46 @@ TEST_CASE("purge keeps pending and dead events and dedup keys within the window"
   CHECK(integrity(opts.path) == "ok");
 }
 
+TEST_CASE("a purge run reads a bounded number of events and goes on where the last one stopped",
+          "[spool][retention]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  opts.retention = 1h;
+  opts.purge_batch = 2;
+  opts.purge_batches_per_run = 2;  // at most 4 events read per run
+  store s(opts);
+  // Six dead events, the oldest, then two delivered ones: a sweep that started from the oldest
+  // every run would read the dead ones again each time.
+  for (int i = 0; i < 8; ++i) {
+    auto r = make("a", "ev-" + std::to_string(i));
+    r.received = clock.now() + std::chrono::seconds(i);
+    REQUIRE(append_wait(s, std::move(r)) == append_status::accepted);
+  }
+  auto c = s.claim(req(10));
+  REQUIRE(c.deliveries.size() == 8);
+  for (const auto& d : c.deliveries) {
+    const bool dead = d.event_id < "ev-6";
+    REQUIRE(s.settle(d.delivery_id, dead ? outcome::dead("x") : outcome::done()) ==
+            settle_status::settled);
+  }
+  clock.advance(2h);
+
+  const auto first = s.maintain();  // ev-0 .. ev-3, all dead
+  CHECK(first.events == 0);
+  CHECK_FALSE(first.complete);
+  const auto second = s.maintain();  // ev-4, ev-5 (dead), ev-6, ev-7 (done)
+  CHECK(second.events == 2);
+  CHECK_FALSE(second.complete);
+  const auto third = s.maintain();  // nothing further: the pass is over
+  CHECK(third.events == 0);
+  CHECK(third.complete);
+  CHECK(s.show("ev-7").empty());
+  CHECK(s.show("ev-0").size() == 1);
+  CHECK(s.stats().events == 6);
+  CHECK(integrity(opts.path) == "ok");
+}
+
 TEST_CASE("the schema version is set and a newer one is refused", "[spool][schema]") {
   hookd::test::temp_dir dir;
   test_clock clock;

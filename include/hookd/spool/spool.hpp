@@ -21,8 +21,7 @@
 /// Connections and threads (a store in the daemon role):
 ///  - the writer thread owns the writer connection (synchronous=FULL). append() and
 ///    settle_async() only enqueue; the writer takes everything waiting, commits it in ONE
-///    transaction (group commit), then calls every completion. Between batches it runs
-///    maintenance (purge, WAL checkpoint).
+///    transaction (group commit), then calls every completion.
 ///  - the writer thread also claims for the dispatcher (claim() waits for it): one connection
 ///    does all of the daemon's writes, so no connection drops its page cache because another
 ///    one wrote.
@@ -31,7 +30,9 @@
 ///  Write transactions of this process's connections take turns on an in-process mutex before
 ///  SQLite's write lock, so they never sleep in SQLite's busy handler waiting for each other.
 ///  - the read connection (list, show, stats), guarded by its own mutex.
-///  - the maintenance connection (purge, checkpoint), guarded by its own mutex.
+///  - the maintenance connection (purge, checkpoint), guarded by its own mutex, used by the
+///    maintenance thread every maintenance_interval: it reads without the write lock and takes
+///    it only for short delete transactions, so a purge never holds up a group commit.
 /// Another process (the CLI, role::client) may open the same file at the same time: SQLite's
 /// WAL locking serializes writers, readers never block. Writes from another process (a replay)
 /// are seen by the daemon's next claim()/next_due_time(): workers are expected to poll
@@ -85,7 +86,7 @@ struct options {
   std::uint64_t max_size = 0;
   std::size_t purge_batch = 500;           ///< rows deleted per purge transaction
   std::size_t purge_batches_per_run = 20;  ///< bound on one maintenance run's work
-  duration maintenance_interval = std::chrono::seconds(60);  ///< writer thread runs maintain()
+  duration maintenance_interval = std::chrono::seconds(60);  ///< maintenance thread runs maintain()
   clock_fn clock;  ///< empty: std::chrono::system_clock::now
   /// Called on the writer thread after a batch that created at least one delivery committed
   /// (wake the dispatcher). Must not block or throw.
@@ -256,7 +257,7 @@ struct backlog_info {
 struct purge_result {
   std::size_t events = 0;      ///< events removed (with their deliveries and attempts)
   std::size_t dedup_keys = 0;  ///< keys older than the dedup window removed
-  bool complete = true;        ///< false: the per-run bound was reached, more to do
+  bool complete = true;  ///< false: the per-run bound was reached, the next run goes on
 };
 
 class store {
@@ -348,7 +349,11 @@ class store {
 
   /// Removes done events past the retention and dedup keys past the window (in batches of
   /// purge_batch rows, at most purge_batches_per_run batches), then checkpoints the WAL
-  /// (PASSIVE). Called by the writer thread every maintenance_interval; callable from anywhere.
+  /// (PASSIVE). Events are examined in order of arrival from where the previous run stopped:
+  /// those kept (pending, dead, delivered within the retention) are passed over until the sweep
+  /// reaches the retention's cut-off and starts again, so a run reads at most
+  /// purge_batch * purge_batches_per_run events however many are kept. Called by the
+  /// maintenance thread every maintenance_interval; callable from anywhere.
   purge_result maintain();
 
   /// Changes the size cap (options::max_size) at run time; applied before the next batch.
