@@ -92,13 +92,22 @@ lg_pid=$!
 # Kills actually made: the loop stops early when the load finishes first, and a run that never
 # killed the daemon proved nothing, so it fails rather than report the requested count.
 made=0
+# Waits TENTHS tenths of a second, or less if the load generator exits meanwhile.
+wait_while_loading() {
+  local steps=$(($1 * 5))
+  while [ "$steps" -gt 0 ] && kill -0 "$lg_pid" 2>/dev/null; do
+    sleep 0.02
+    steps=$((steps - 1))
+  done
+}
 for i in $(seq 1 "$kills"); do
   # A random moment into this life of the daemon: the first kill comes early (0.1 to 0.4 s),
   # while the load surely runs; later ones 0.2 to 1.2 s after the restart.
+  # CRASH_FIRST_KILL_TENTHS fixes the first (the self-test makes it later than any load).
   if [ "$i" -eq 1 ]; then
-    sleep "0.$((RANDOM % 4 + 1))"
+    wait_while_loading "${CRASH_FIRST_KILL_TENTHS:-$((RANDOM % 4 + 1))}"
   else
-    sleep "0.$((RANDOM % 10 + 2))"
+    wait_while_loading "$((RANDOM % 10 + 2))"
   fi
   kill -0 "$lg_pid" 2>/dev/null || break  # the load already finished
   kill -KILL "$pid"
