@@ -265,24 +265,24 @@ settle_status store::settle(std::int64_t delivery_id, const outcome& o) noexcept
 void store::settle_async(std::int64_t delivery_id, outcome o,
                          std::function<void(settle_status)> done) noexcept {
   auto& m = *impl_;
-  bool queued = false;
+  // Built first: if push_back throws (bad_alloc), deque's strong guarantee leaves `item` whole,
+  // so it is settled below and its completion still runs.
+  queued_settle item{delivery_id, std::move(o), std::move(done), 0};
   try {
-    std::lock_guard lk(m.queue_mu);
+    std::unique_lock lk(m.queue_mu);
     // Once stopping, the writer may have taken its last batch: settle on this thread.
     if (!m.stopping && m.writer_thread.joinable()) {
-      m.settles.push_back(queued_settle{delivery_id, std::move(o), std::move(done), 0});
-      queued = true;
+      m.settles.push_back(std::move(item));
+      lk.unlock();
+      m.queue_cv.notify_one();
+      return;
     }
   } catch (...) {  // bad_alloc while queueing: settled at once below
   }
-  if (queued) {
-    m.queue_cv.notify_one();
-    return;
-  }
   // No writer thread (a client, or the writer is stopping): settle here.
-  const auto status = settle(delivery_id, o);
+  const auto status = settle(item.delivery_id, item.result);
   try {
-    if (done) done(status);
+    if (item.done) item.done(status);
   } catch (...) {  // a completion must not throw
   }
 }

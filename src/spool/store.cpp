@@ -396,27 +396,20 @@ void store::set_max_size(std::uint64_t bytes) noexcept {
 
 void store::append(record r, std::function<void(append_status)> done) noexcept {
   auto& m = *impl_;
-  bool rejected = false;
   bool backlog = false;
   // Built first: if push_back throws (bad_alloc), deque's strong guarantee leaves `item` whole,
   // so the completion below still runs and the request is answered.
   queued_append item{std::move(r), std::move(done)};
   try {
     std::unique_lock lk(m.queue_mu);
-    if (m.stopping || !m.writer_thread.joinable()) {
-      rejected = true;
-    } else if (m.queue.size() >= m.opts.max_backlog) {
-      rejected = true;
-      backlog = true;
-    } else {
+    if (!m.stopping && m.writer_thread.joinable() && m.queue.size() < m.opts.max_backlog) {
       m.queue.push_back(std::move(item));
+      lk.unlock();
+      m.queue_cv.notify_one();
+      return;
     }
+    backlog = !m.stopping && m.writer_thread.joinable();
   } catch (...) {  // bad_alloc while queueing: not stored
-    rejected = true;
-  }
-  if (!rejected) {
-    m.queue_cv.notify_one();
-    return;
   }
   {
     std::lock_guard lk(m.stats_mu);
