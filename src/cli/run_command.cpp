@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include <hookd/config/loader.hpp>
+#include <hookd/core/thread_name.hpp>
 #include <hookd/core/units.hpp>
 #include <hookd/http/server.hpp>
 #include <hookd/metrics/metrics.hpp>
@@ -205,7 +206,10 @@ int daemon::run() {
     spdlog::info("admin listener on {} (/healthz, /readyz, /metrics)", address.to_string());
   }
 
-  std::thread supervisor([this] { supervise(); });
+  std::thread supervisor([this] {
+    set_thread_name("hookd-supervise");
+    supervise();
+  });
   server_->run();
   request(stop_requested_);
   supervisor.join();

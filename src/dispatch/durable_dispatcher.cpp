@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <hookd/core/thread_name.hpp>
 #include <hookd/dispatch/durable_dispatcher.hpp>
 #include <hookd/dispatch/retry.hpp>
 
@@ -494,7 +495,10 @@ durable_dispatcher::durable_dispatcher(spool::store& spool, route_table routes,
   for (unsigned i = 0; i < s.opts.workers; ++i) {
     // Each thread holds the state: one still running a handler after stop()'s grace may outlive
     // this object.
-    workers_.emplace_back([st = state_, i] { st->worker(i); });
+    workers_.emplace_back([st = state_, i] {
+      set_thread_name("hookd-worker");
+      st->worker(i);
+    });
   }
 }
 

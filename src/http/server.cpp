@@ -16,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include <hookd/core/thread_name.hpp>
 #include <hookd/core/units.hpp>
 #include <hookd/http/server.hpp>
 
@@ -309,7 +310,10 @@ void server::run() {
   std::vector<std::thread> extra;
   extra.reserve(m.threads - 1);
   for (unsigned i = 1; i < m.threads; ++i)
-    extra.emplace_back([&m] { m.run_loop(); });
+    extra.emplace_back([&m] {
+      set_thread_name("hookd-io");
+      m.run_loop();
+    });
   m.run_loop();
   for (auto& t : extra)
     t.join();

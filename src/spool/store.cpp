@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include <hookd/core/glob.hpp>
+#include <hookd/core/thread_name.hpp>
 
 #include "store_impl.hpp"
 
@@ -364,8 +365,14 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
 
   if (daemon) {
     m.apply_max_size();
-    m.writer_thread = std::thread([&m] { m.writer_loop(); });
-    m.maint_thread = std::thread([&m] { m.maintenance_loop(); });
+    m.writer_thread = std::thread([&m] {
+      set_thread_name("hookd-writer");
+      m.writer_loop();
+    });
+    m.maint_thread = std::thread([&m] {
+      set_thread_name("hookd-maint");
+      m.maintenance_loop();
+    });
   }
 }
 
