@@ -215,16 +215,20 @@ void durable_dispatcher::state::run_one(const dispatch_table& t, const spool::cl
     } catch (...) {  // documented as must-not-throw
     }
   }
-  if (o.state == spool::delivery_state::pending) {
-    const auto in = std::chrono::duration_cast<duration>(o.retry_at - now());
-    spdlog::warn("dispatch: {} failed on event {} ({} from {}), attempt {}: {}; next attempt in {}",
-                 d.handler, d.event_id, d.type, d.endpoint, d.attempt, o.error,
-                 format_duration(std::max(in, duration::zero())));
-  } else if (o.state == spool::delivery_state::dead && configured.count(d.handler) != 0) {
-    spdlog::error(
-        "dispatch: {} failed on event {} ({} from {}), attempt {}: {}; no attempt left, "
-        "delivery is dead (hookd events replay {} -c CONFIG)",
-        d.handler, d.event_id, d.type, d.endpoint, d.attempt, o.error, d.event_seq);
+  try {
+    if (o.state == spool::delivery_state::pending) {
+      const auto in = std::chrono::duration_cast<duration>(o.retry_at - now());
+      spdlog::warn(
+          "dispatch: {} failed on event {} ({} from {}), attempt {}: {}; next attempt in {}",
+          d.handler, d.event_id, d.type, d.endpoint, d.attempt, o.error,
+          format_duration(std::max(in, duration::zero())));
+    } else if (o.state == spool::delivery_state::dead && configured.count(d.handler) != 0) {
+      spdlog::error(
+          "dispatch: {} failed on event {} ({} from {}), attempt {}: {}; no attempt left, "
+          "delivery is dead (hookd events replay {} -c CONFIG)",
+          d.handler, d.event_id, d.type, d.endpoint, d.attempt, o.error, d.event_seq);
+    }
+  } catch (...) {  // bad_alloc formatting the line: the outcome is still settled
   }
   settle(d, o);
   finished(d);
@@ -378,25 +382,34 @@ bool durable_dispatcher::state::claim(const spool::claim_request& req, bool& fai
       failing = false;
     }
     bool stop_now = false;
+    std::size_t queued = 0;  // r.deliveries[0, queued) are in `ready`
     {
       std::lock_guard lock(mu);
       claiming = false;
       stop_now = stopping;
       if (!stop_now) {
-        for (auto& d : r.deliveries) {
-          ++loads[d.handler].queued;
-          ready.push_back(std::move(d));
+        try {
+          for (; queued < r.deliveries.size(); ++queued) {
+            auto& d = r.deliveries[queued];
+            auto& l = loads[d.handler];     // may throw: nothing changed yet
+            ready.push_back(std::move(d));  // may throw: `d` is left whole
+            ++l.queued;
+          }
+        } catch (...) {  // bad_alloc: the rest is given back below
         }
-        got = !r.deliveries.empty();
-        more_runnable = runnable(*table.load()) > 1;
+        got = queued > 0;
+        try {
+          more_runnable = runnable(*table.load()) > 1;
+        } catch (...) {
+          more_runnable = true;
+        }
       }
     }
-    if (stop_now) {
-      // Claimed but not started: give them back, due again at once (no attempt counted).
-      for (const auto& d : r.deliveries)
-        spool->release(d.delivery_id);
-      return false;
-    }
+    // Claimed but not started (stopping, or no room to queue them): give them back, due again
+    // at once (no attempt counted).
+    for (std::size_t i = queued; i < r.deliveries.size(); ++i)
+      spool->release(r.deliveries[i].delivery_id);
+    if (stop_now) return false;
     if (!got && !claim_failed) {
       // Due after our claim looked: wake then. Due before: it belongs to a handler with no
       // capacity left, and the worker running it claims again when it needs more.
@@ -430,13 +443,19 @@ void durable_dispatcher::state::worker(unsigned index) noexcept {
       if (stopping) break;
       try {
         next = take_runnable(*t);
-        more = next && runnable(*t) > 0;
+        if (next) {
+          // `next` is counted as running now: it must run whatever happens here.
+          try {
+            more = runnable(*t) > 0;
+          } catch (...) {  // bad_alloc: wake another worker, which looks for itself
+            more = true;
+          }
+        }
         if (!next && !claiming) {
           req = refill_request(*t);
           claiming = req.has_value();
         }
-      } catch (...) {  // bad_alloc: nothing taken, nothing claimed; look again after a pause
-        next.reset();
+      } catch (...) {  // bad_alloc: nothing claimed; look again after a pause
         req.reset();
       }
     }
@@ -492,13 +511,25 @@ durable_dispatcher::durable_dispatcher(spool::store& spool, route_table routes,
   s.exited.assign(s.opts.workers, false);
   s.running_workers = s.opts.workers;
   workers_.reserve(s.opts.workers);
-  for (unsigned i = 0; i < s.opts.workers; ++i) {
-    // Each thread holds the state: one still running a handler after stop()'s grace may outlive
-    // this object.
-    workers_.emplace_back([st = state_, i] {
-      set_thread_name("hookd-worker");
-      st->worker(i);
-    });
+  try {
+    for (unsigned i = 0; i < s.opts.workers; ++i) {
+      // Each thread holds the state: one still running a handler after stop()'s grace may
+      // outlive this object.
+      workers_.emplace_back([st = state_, i] {
+        set_thread_name("hookd-worker");
+        st->worker(i);
+      });
+    }
+  } catch (...) {  // a thread could not start: stop those that did, then fail
+    {
+      std::lock_guard lock(s.mu);
+      s.accepting = false;
+      s.stopping = true;
+    }
+    s.opts.wake->notify_all();
+    for (auto& t : workers_)
+      t.join();
+    throw;
   }
 }
 
@@ -543,30 +574,53 @@ durable_dispatcher::~durable_dispatcher() {
 
 void durable_dispatcher::submit(event ev, std::function<void(submit_status)> done) {
   auto& s = *state_;
-  try {
-    {
-      std::lock_guard lock(s.mu);
-      if (!s.accepting) {
-        if (done) done(submit_status::unavailable);
-        return;
-      }
-      ++s.counters.submitted;
+  const auto answer = [](const std::function<void(submit_status)>& fn, submit_status st) {
+    try {
+      if (fn) fn(st);
+    } catch (...) {  // a completion must not throw
     }
+  };
+  bool accepting = false;
+  {
+    std::lock_guard lock(s.mu);
+    accepting = s.accepting;
+    if (accepting) ++s.counters.submitted;
+  }
+  if (!accepting) {
+    answer(done, submit_status::unavailable);
+    return;
+  }
+  // `done` stays here until the completion that holds it exists: if building it throws
+  // (bad_alloc), the request is still answered.
+  std::shared_ptr<std::function<void(submit_status)>> holder;
+  spool::record record;
+  try {
+    holder = std::make_shared<std::function<void(submit_status)>>();
     // No route: still stored (dedup, audit), with no delivery.
-    auto record = spool::make_record(ev, s.table.load()->routes.match(ev));
-    auto wake = s.opts.wake;
-    const bool spool_wakes = s.spool_wakes;
-    spool_.append(std::move(record),
-                  [done = std::move(done), wake, spool_wakes](spool::append_status st) {
-                    // The spool's on_commit hook normally wakes the workers (once per commit); this
-                    // covers a spool built without it, or wired to another wakeup.
-                    if (st == spool::append_status::accepted && !spool_wakes) wake->notify();
-                    if (done) done(to_submit_status(st));
-                  });
+    record = spool::make_record(ev, s.table.load()->routes.match(ev));
   } catch (const std::exception& e) {  // bad_alloc: not stored
     spdlog::error("dispatch: event {} not stored: {}", ev.id, e.what());
-    if (done) done(submit_status::unavailable);
+    answer(done, submit_status::unavailable);
+    return;
   }
+  *holder = std::move(done);
+  auto wake = s.opts.wake;
+  const bool spool_wakes = s.spool_wakes;
+  std::function<void(spool::append_status)> completion;
+  try {
+    completion = [holder, wake, spool_wakes, answer](spool::append_status st) {
+      // The spool's on_commit hook normally wakes the workers (once per commit); this covers a
+      // spool built without it, or wired to another wakeup.
+      if (st == spool::append_status::accepted && !spool_wakes) wake->notify();
+      answer(*holder, to_submit_status(st));
+    };
+  } catch (const std::exception& e) {  // bad_alloc
+    spdlog::error("dispatch: event {} not stored: {}", ev.id, e.what());
+    answer(*holder, submit_status::unavailable);
+    return;
+  }
+  // append() is noexcept and calls `completion` exactly once.
+  spool_.append(std::move(record), std::move(completion));
 }
 
 void durable_dispatcher::wake() noexcept {
@@ -629,7 +683,9 @@ void durable_dispatcher::stop(duration grace) {
 }
 
 void durable_dispatcher::reopen() noexcept {
-  for (const auto& [name, h] : state_->table.load()->handlers)
+  // Held for the loop: a reload (reconfigure) may swap the table meanwhile.
+  const std::shared_ptr<const dispatch_table> t = state_->table.load();
+  for (const auto& [name, h] : t->handlers)
     h->reopen();
 }
 

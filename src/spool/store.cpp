@@ -369,10 +369,20 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
       set_thread_name("hookd-writer");
       m.writer_loop();
     });
-    m.maint_thread = std::thread([&m] {
-      set_thread_name("hookd-maint");
-      m.maintenance_loop();
-    });
+    try {
+      m.maint_thread = std::thread([&m] {
+        set_thread_name("hookd-maint");
+        m.maintenance_loop();
+      });
+    } catch (...) {  // no thread to be had: stop the writer before `m` goes away
+      {
+        std::lock_guard lk(m.queue_mu);
+        m.stopping = true;
+      }
+      m.queue_cv.notify_all();
+      m.writer_thread.join();
+      throw;
+    }
   }
 }
 
@@ -568,18 +578,21 @@ void store::impl::writer_loop() {
 
 void store::impl::maintenance_loop() {
   using steady = std::chrono::steady_clock;
+  // A run that stopped at its bound is followed by the next after a second, not a full
+  // interval, so the purge keeps up with any sustained rate of events (10 000 per run).
+  const auto soon = std::min<duration>(opts.maintenance_interval, std::chrono::seconds(1));
+  auto pause = opts.maintenance_interval;
   std::unique_lock lk(maint_wait_mu);
   for (;;) {
-    if (maint_cv.wait_until(lk, steady::now() + opts.maintenance_interval,
-                            [&] { return maint_stopping; })) {
-      return;
-    }
+    if (maint_cv.wait_until(lk, steady::now() + pause, [&] { return maint_stopping; })) return;
     lk.unlock();
+    pause = opts.maintenance_interval;
     try {
       const auto r = maintain_impl();
       if (r.events > 0 || r.dedup_keys > 0) {
         spdlog::debug("spool: purged {} events and {} dedup keys", r.events, r.dedup_keys);
       }
+      if (!r.complete) pause = soon;
     } catch (const std::exception& e) {
       spdlog::warn("spool: maintenance failed: {}", e.what());
     }
@@ -691,16 +704,21 @@ void store::impl::commit_batch(std::vector<queued_append>& batch,
   // do): losing it to a power cut means one more delivery, never a lost event, and the next
   // batch with events (FULL) syncs the WAL, these frames included. With an fsync each, at low
   // load every event paid two: its own, and its outcome's in the batch after.
+  // The mode is set when it changes, and checked: a batch with events never commits while the
+  // writer is not back in FULL (it fails, and its requests are answered 503).
   const bool relaxed = batch.empty();
-  if (relaxed) writer.run("PRAGMA synchronous = NORMAL");
-  struct restore_full {
-    sqlite::connection& c;
-    bool on;
-    ~restore_full() {
-      if (on) c.run("PRAGMA synchronous = FULL");
+  bool mode_ok = true;
+  if (relaxed != writer_relaxed) {
+    const int mode_rc =
+        writer.run(relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+    if (mode_rc == SQLITE_OK) {
+      writer_relaxed = relaxed;
+    } else if (!relaxed) {  // (relaxed: staying in FULL is only slower)
+      mode_ok = false;
+      why = std::string("cannot set synchronous = FULL: ") + writer.errmsg();
     }
-  } restore{writer, relaxed};
-  for (isolate_items = false;; isolate_items = true) {
+  }
+  for (isolate_items = false; mode_ok; isolate_items = true) {
     batch_error.clear();
     new_deliveries = false;
     rescheduled = false;

@@ -116,7 +116,8 @@ struct store::impl {
   std::atomic<bool> commit_ok{true};         ///< no batch failed since the last that committed
   std::atomic<bool> probe_ok{true};          ///< the last probe() could write
   bool failing = false;                      ///< the last batch failed (log transitions only)
-  std::string batch_error;                   ///< SQLite's message for the current batch's failure
+  bool writer_relaxed = false;  ///< the writer connection is in synchronous=NORMAL (writer only)
+  std::string batch_error;      ///< SQLite's message for the current batch's failure
 
   mutable std::mutex stats_mu;
   writer_stats wstats;
