@@ -35,12 +35,13 @@ struct candidate {
   std::string handler;
 };
 
-// The claimable rows of one handler, oldest first, read from deliveries_claimable alone (a
-// covering index: no table row is read for a delivery that is not taken).
+// The due rows of one handler, the earliest due first (first attempts: in order of arrival),
+// read from deliveries_claimable alone: a range of (handler, next_attempt_at), so the rows
+// waiting for a retry are never read.
 constexpr const char* claimable_of_handler =
     "SELECT id FROM deliveries INDEXED BY deliveries_claimable "
     "WHERE state = 'pending' AND claim IS NULL AND handler = ?1 AND next_attempt_at <= ?2 "
-    "ORDER BY id LIMIT ?3";
+    "ORDER BY next_attempt_at, id LIMIT ?3";
 // The handlers that have claimable rows, one index seek each (SQLite has no skip-scan without
 // statistics): the first, then the next after ?1.
 constexpr const char* first_claimable_handler =

@@ -98,6 +98,18 @@ DROP INDEX deliveries_by_state;
 CREATE INDEX deliveries_dead ON deliveries(handler) WHERE state = 'dead';
 )sql";
 
+// Version 3: deliveries_claimable orders each handler's claimable rows by due time, then id.
+// Ordered by id, a claim walked past every delivery waiting for a retry to reach the due ones:
+// a handler whose endpoint is down with 200 000 deliveries in back-off cost 22 ms per claim,
+// and claims run in the writer's group commit. Now a claim seeks to the handler and reads only
+// due rows. First attempts keep their order of arrival: a new delivery is due at its arrival
+// time (the writer's clock), which grows with its id.
+constexpr const char* schema_v3 = R"sql(
+DROP INDEX deliveries_claimable;
+CREATE INDEX deliveries_claimable ON deliveries(handler, next_attempt_at, id)
+  WHERE state = 'pending' AND claim IS NULL;
+)sql";
+
 struct migration {
   int version;  ///< user_version after applying it
   const char* sql;
@@ -107,6 +119,7 @@ struct migration {
 constexpr migration migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
+    {3, schema_v3},
 };
 static_assert(std::size(migrations) > 0 &&
               migrations[std::size(migrations) - 1].version == schema_version);

@@ -147,6 +147,17 @@ std::string integrity(const std::filesystem::path& file) {
   return s.text(0);
 }
 
+/// The key columns of deliveries_claimable, comma-separated: the order a claim seeks in.
+std::string claimable_index_columns(hookd::spool::sqlite::connection& c) {
+  auto q = c.prepare("SELECT name FROM pragma_index_info('deliveries_claimable') ORDER BY seqno");
+  std::string out;
+  while (q.step() == SQLITE_ROW) {
+    if (!out.empty()) out += ',';
+    out += q.text(0);
+  }
+  return out;
+}
+
 /// Holds SQLite's write lock from another connection, so the writer's next batch waits and
 /// appends pile up in the queue: makes group commit deterministic to observe.
 struct write_lock {
@@ -663,6 +674,43 @@ TEST_CASE("claims come in order of arrival and respect handler capacity", "[spoo
   CHECK(f.deliveries[1].event_id == "5");
 }
 
+TEST_CASE("a claim reads only due deliveries: those waiting for a retry do not hold it up",
+          "[spool]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(append_wait(s, make("a", "old-" + std::to_string(i), {"exec"})) ==
+            append_status::accepted);
+  }
+  auto first = s.claim(req(100));
+  REQUIRE(first.deliveries.size() == 50);
+  for (const auto& d : first.deliveries) {
+    REQUIRE(s.settle(d.delivery_id, outcome::retry(clock.now() + 1h, "endpoint down")) ==
+            settle_status::settled);
+  }
+  clock.advance(1s);
+  for (const char* id : {"new-1", "new-2", "new-3"}) {
+    REQUIRE(append_wait(s, make("a", id, {"exec"})) == append_status::accepted);
+    clock.advance(1ms);
+  }
+  // The 50 older deliveries have lower ids and are not due: the claim takes the new ones, in
+  // order of arrival, from an index range that starts at the handler's due rows.
+  auto c = s.claim(req(2));
+  REQUIRE(c.deliveries.size() == 2);
+  CHECK(c.deliveries[0].event_id == "new-1");
+  CHECK(c.deliveries[1].event_id == "new-2");
+  auto conn = raw(opts.path);
+  CHECK(claimable_index_columns(conn) == "handler,next_attempt_at,id");
+
+  clock.advance(1h);  // the retries are due too: all of them, handed over in order of arrival
+  auto later = s.claim(req(100));
+  REQUIRE(later.deliveries.size() == 51);
+  CHECK(later.deliveries[0].event_id == "old-0");
+  CHECK(later.deliveries[50].event_id == "new-3");
+}
+
 TEST_CASE("a claim that finds nothing to take does not wait for the write lock", "[spool]") {
   hookd::test::temp_dir dir;
   test_clock clock;
@@ -1037,7 +1085,7 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
   store s(opts);
   {
     auto c = raw(opts.path);
-    CHECK(c.query_int("PRAGMA user_version") == 2);
+    CHECK(c.query_int("PRAGMA user_version") == 3);
     auto index_exists = [&c](const char* name) {
       auto q = c.prepare(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
                                      "AND name = '") +
@@ -1046,6 +1094,7 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
       return q.int64(0) == 1;
     };
     CHECK(index_exists("deliveries_claimable"));
+    CHECK(claimable_index_columns(c) == "handler,next_attempt_at,id");  // version 3
     CHECK(index_exists("deliveries_dead"));
     CHECK_FALSE(index_exists("deliveries_by_state"));
     // hookd's connections skip the state's CHECK; other writers still meet it.
