@@ -577,7 +577,13 @@ void store::impl::writer_loop() {
       std::move(claims.begin(), claims.end(), std::back_inserter(claimed));
       claims.clear();
       lk.unlock();
-      commit_batch(batch, outcomes, claimed);
+      try {
+        commit_batch(batch, outcomes, claimed);
+      } catch (const std::exception& e) {
+        fail_batch(batch, outcomes, claimed, e.what());
+      } catch (...) {
+        fail_batch(batch, outcomes, claimed, "unknown error");
+      }
       lk.lock();
     } else if (stopping) {
       break;  // everything queued before stop() has been committed or answered
@@ -857,21 +863,62 @@ void store::impl::complete_settles(std::vector<queued_settle>& outcomes,
       settles_retry.push_back(std::move(q));  // writer thread only
       continue;
     }
-    if (!q.done) continue;
+    // Taken out before it runs: called once, whatever happens to the rest of the batch.
+    const auto done = std::exchange(q.done, nullptr);
+    if (!done) continue;
     try {
-      q.done(committed ? results[i] : settle_status::unavailable);
+      done(committed ? results[i] : settle_status::unavailable);
     } catch (...) {  // a completion must not throw; the others still run
     }
   }
   outcomes.clear();
 }
 
+void store::impl::fail_batch(std::vector<queued_append>& batch,
+                             std::vector<queued_settle>& outcomes,
+                             std::vector<queued_claim>& claimed, const char* why) noexcept {
+  try {
+    spdlog::error("spool {}: batch of {} events failed: {}; answering unavailable",
+                  opts.path.string(), batch.size(), why);
+  } catch (...) {
+  }
+  commit_ok = false;
+  for (auto& q : batch) {
+    const auto done = std::exchange(q.done, nullptr);
+    try {
+      if (done) done(append_status::unavailable);
+    } catch (...) {
+    }
+  }
+  batch.clear();
+  // Their claims stay: delivered again at the next start (at least once).
+  for (auto& q : outcomes) {
+    const auto done = std::exchange(q.done, nullptr);
+    try {
+      if (done) done(settle_status::unavailable);
+    } catch (...) {
+    }
+  }
+  outcomes.clear();
+  for (auto& q : claimed) {
+    try {
+      claim_result r;
+      r.ok = false;
+      r.error = "claim: internal error";
+      q.result.set_value(std::move(r));
+    } catch (...) {  // already answered (future_error), or bad_alloc: nothing claimed either way
+    }
+  }
+  claimed.clear();
+}
+
 void store::impl::complete(std::vector<queued_append>& batch,
                            const std::vector<append_status>& results) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!batch[i].done) continue;
+    const auto done = std::exchange(batch[i].done, nullptr);
+    if (!done) continue;
     try {
-      batch[i].done(results[i]);
+      done(results[i]);
     } catch (...) {  // a completion must not throw; the others still run
     }
   }

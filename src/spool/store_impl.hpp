@@ -168,6 +168,11 @@ struct store::impl {
                         const std::vector<settle_status>& results, bool committed);
   void apply_max_size();
   void complete(std::vector<queued_append>& batch, const std::vector<append_status>& results);
+  /// commit_batch() threw (bad_alloc, before its transaction committed: what follows the
+  /// commit does not allocate): answers what it had not answered, as a batch that could not
+  /// commit, so every completion still runs exactly once and the writer lives on.
+  void fail_batch(std::vector<queued_append>& batch, std::vector<queued_settle>& settled,
+                  std::vector<queued_claim>& claimed, const char* why) noexcept;
   /// store::maintain(); throws sqlite::error.
   purge_result maintain_impl();
 };
