@@ -257,7 +257,7 @@ struct backlog_info {
 struct purge_result {
   std::size_t events = 0;      ///< events removed (with their deliveries and attempts)
   std::size_t dedup_keys = 0;  ///< keys older than the dedup window removed
-  bool complete = true;  ///< false: the per-run bound was reached, the next run goes on
+  bool complete = true;        ///< false: the per-run bound was reached, the next run goes on
 };
 
 class store {
