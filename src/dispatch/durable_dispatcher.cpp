@@ -590,37 +590,26 @@ void durable_dispatcher::submit(event ev, std::function<void(submit_status)> don
     answer(done, submit_status::unavailable);
     return;
   }
-  // `done` stays here until the completion that holds it exists: if building it throws
-  // (bad_alloc), the request is still answered.
+  // `done` moves into `holder` only once the allocation for it succeeded: whatever throws
+  // (bad_alloc) before the append, one of the two still answers the request.
   std::shared_ptr<std::function<void(submit_status)>> holder;
-  spool::record record;
   try {
-    holder = std::make_shared<std::function<void(submit_status)>>();
+    holder = std::make_shared<std::function<void(submit_status)>>(std::move(done));
     // No route: still stored (dedup, audit), with no delivery.
-    record = spool::make_record(ev, s.table.load()->routes.match(ev));
+    auto record = spool::make_record(ev, s.table.load()->routes.match(ev));
+    std::function<void(spool::append_status)> completion =
+        [holder, wake = s.opts.wake, spool_wakes = s.spool_wakes, answer](spool::append_status st) {
+          // The spool's on_commit hook normally wakes the workers (once per commit); this
+          // covers a spool built without it, or wired to another wakeup.
+          if (st == spool::append_status::accepted && !spool_wakes) wake->notify();
+          answer(*holder, to_submit_status(st));
+        };
+    // noexcept: calls `completion` exactly once.
+    spool_.append(std::move(record), std::move(completion));
   } catch (const std::exception& e) {  // bad_alloc: not stored
     spdlog::error("dispatch: event {} not stored: {}", ev.id, e.what());
-    answer(done, submit_status::unavailable);
-    return;
+    answer(holder ? *holder : done, submit_status::unavailable);
   }
-  *holder = std::move(done);
-  auto wake = s.opts.wake;
-  const bool spool_wakes = s.spool_wakes;
-  std::function<void(spool::append_status)> completion;
-  try {
-    completion = [holder, wake, spool_wakes, answer](spool::append_status st) {
-      // The spool's on_commit hook normally wakes the workers (once per commit); this covers a
-      // spool built without it, or wired to another wakeup.
-      if (st == spool::append_status::accepted && !spool_wakes) wake->notify();
-      answer(*holder, to_submit_status(st));
-    };
-  } catch (const std::exception& e) {  // bad_alloc
-    spdlog::error("dispatch: event {} not stored: {}", ev.id, e.what());
-    answer(*holder, submit_status::unavailable);
-    return;
-  }
-  // append() is noexcept and calls `completion` exactly once.
-  spool_.append(std::move(record), std::move(completion));
 }
 
 void durable_dispatcher::wake() noexcept {

@@ -281,11 +281,7 @@ void store::settle_async(std::int64_t delivery_id, outcome o,
   } catch (...) {  // bad_alloc while queueing: settled at once below
   }
   // No writer thread (a client, or the writer is stopping): settle here.
-  const auto status = settle(item.delivery_id, item.result);
-  try {
-    if (item.done) item.done(status);
-  } catch (...) {  // a completion must not throw
-  }
+  run_once(item.done, settle(item.delivery_id, item.result));
 }
 
 bool store::release(std::int64_t delivery_id) noexcept {

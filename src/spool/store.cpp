@@ -446,10 +446,7 @@ void store::append(record r, std::function<void(append_status)> done) noexcept {
     ++m.wstats.unavailable;
     if (backlog) ++m.wstats.backlog_rejected;
   }
-  try {
-    if (item.done) item.done(append_status::unavailable);
-  } catch (...) {  // a completion must not throw; nothing more can be done here
-  }
+  run_once(item.done, append_status::unavailable);
 }
 
 bool store::ping(std::function<void()> fn) noexcept {
@@ -535,13 +532,14 @@ std::optional<std::future<claim_result>> store::impl::enqueue_claim(const claim_
 
 void store::impl::writer_loop() {
   using steady = std::chrono::steady_clock;
-  auto next_maintenance = steady::now() + opts.maintenance_interval;
+  // Outcomes that a failed batch left are retried alone at this pace (maintenance_interval).
+  auto next_retry = steady::now() + opts.maintenance_interval;
   std::vector<queued_append> batch;
   std::vector<queued_settle> outcomes;
   std::vector<queued_claim> claimed;
   std::unique_lock lk(queue_mu);
   for (;;) {
-    queue_cv.wait_until(lk, next_maintenance, [&] {
+    queue_cv.wait_until(lk, next_retry, [&] {
       return stopping || !queue.empty() || !settles.empty() || !claims.empty() || !pings.empty();
     });
     if (!pings.empty()) {
@@ -557,9 +555,9 @@ void store::impl::writer_loop() {
       }
       lk.lock();
     }
-    // Outcomes a failed batch left go with the next batch, or alone at the next maintenance
-    // or at stop, so a failing disk is not retried in a loop.
-    const bool retry = !settles_retry.empty() && (stopping || steady::now() >= next_maintenance);
+    // Outcomes a failed batch left go with the next batch, or alone at the next retry time or
+    // at stop, so a failing disk is not retried in a loop.
+    const bool retry = !settles_retry.empty() && (stopping || steady::now() >= next_retry);
     if (!queue.empty() || !settles.empty() || !claims.empty() || retry) {
       const std::size_t n = std::min(queue.size(), opts.max_batch);
       batch.clear();
@@ -588,10 +586,7 @@ void store::impl::writer_loop() {
     } else if (stopping) {
       break;  // everything queued before stop() has been committed or answered
     }
-    // The pace of outcomes retried alone (the purge has its own thread).
-    if (steady::now() >= next_maintenance) {
-      next_maintenance = steady::now() + opts.maintenance_interval;
-    }
+    if (steady::now() >= next_retry) next_retry = steady::now() + opts.maintenance_interval;
   }
 }
 
@@ -863,13 +858,7 @@ void store::impl::complete_settles(std::vector<queued_settle>& outcomes,
       settles_retry.push_back(std::move(q));  // writer thread only
       continue;
     }
-    // Taken out before it runs: called once, whatever happens to the rest of the batch.
-    const auto done = std::exchange(q.done, nullptr);
-    if (!done) continue;
-    try {
-      done(committed ? results[i] : settle_status::unavailable);
-    } catch (...) {  // a completion must not throw; the others still run
-    }
+    run_once(q.done, committed ? results[i] : settle_status::unavailable);
   }
   outcomes.clear();
 }
@@ -883,22 +872,12 @@ void store::impl::fail_batch(std::vector<queued_append>& batch,
   } catch (...) {
   }
   commit_ok = false;
-  for (auto& q : batch) {
-    const auto done = std::exchange(q.done, nullptr);
-    try {
-      if (done) done(append_status::unavailable);
-    } catch (...) {
-    }
-  }
+  for (auto& q : batch)
+    run_once(q.done, append_status::unavailable);
   batch.clear();
   // Their claims stay: delivered again at the next start (at least once).
-  for (auto& q : outcomes) {
-    const auto done = std::exchange(q.done, nullptr);
-    try {
-      if (done) done(settle_status::unavailable);
-    } catch (...) {
-    }
-  }
+  for (auto& q : outcomes)
+    run_once(q.done, settle_status::unavailable);
   outcomes.clear();
   for (auto& q : claimed) {
     try {
@@ -914,14 +893,8 @@ void store::impl::fail_batch(std::vector<queued_append>& batch,
 
 void store::impl::complete(std::vector<queued_append>& batch,
                            const std::vector<append_status>& results) {
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto done = std::exchange(batch[i].done, nullptr);
-    if (!done) continue;
-    try {
-      done(results[i]);
-    } catch (...) {  // a completion must not throw; the others still run
-    }
-  }
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    run_once(batch[i].done, results[i]);
   batch.clear();
 }
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <hookd/spool/spool.hpp>
@@ -20,6 +21,19 @@ namespace hookd::spool {
 
 inline std::int64_t to_ms(time_point t) noexcept {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+/// Runs a queued completion at most once: it is taken out before it runs, so nothing that
+/// happens to the rest of its batch can run it again. A completion must not throw; if it does,
+/// the exception stops here and the other completions still run.
+template <class Status>
+void run_once(std::function<void(Status)>& done, Status status) noexcept {
+  const auto fn = std::exchange(done, nullptr);
+  if (!fn) return;
+  try {
+    fn(status);
+  } catch (...) {
+  }
 }
 
 inline time_point from_ms(std::int64_t ms) noexcept {
