@@ -97,23 +97,26 @@ result file_handler::deliver(const delivery& d) noexcept {
     line.append(d.cloudevent);
     line.push_back('\n');
 
-    // Exclusive: the size recorded here must still be the end of the last whole line if this
-    // delivery has to truncate back to it.
+    // Exclusive: the bytes this delivery wrote are the last ones in the file when it has to
+    // take them back (undo), since every line of this handler is written under the mutex.
     std::lock_guard lock(mutex_);
-    struct stat before {};
-    if (::fstat(fd_.get(), &before) != 0) {
-      return result::failure("stat " + path_ + ": " + errno_text(errno));
-    }
+    std::size_t done = 0;
     // Puts the file back as it was: a partial line followed by the retry's whole line would be
-    // one corrupt JSONL line. Only a regular file has a size to go back to (the path may name a
+    // one corrupt JSONL line. O_APPEND put this delivery's `done` bytes at the end, so the file
+    // is cut back by that much; its size is only read then, never on the way that succeeds (an
+    // fstat per event). Only a regular file has a size to go back to (the path may name a
     // device or a FIFO).
     auto undo = [&](std::string why) {
-      if (S_ISREG(before.st_mode) && ::ftruncate(fd_.get(), before.st_size) != 0) {
+      if (done == 0) return result::failure(std::move(why));
+      struct stat now {};
+      if (::fstat(fd_.get(), &now) != 0) {
+        why += "; stat to truncate the partial line failed too: " + errno_text(errno);
+      } else if (S_ISREG(now.st_mode) && now.st_size >= static_cast<off_t>(done) &&
+                 ::ftruncate(fd_.get(), now.st_size - static_cast<off_t>(done)) != 0) {
         why += "; truncating the partial line failed too: " + errno_text(errno);
       }
       return result::failure(std::move(why));
     };
-    std::size_t done = 0;
     while (done < line.size()) {
       // One write() of the whole line in the common case; O_APPEND puts it at the end.
       const ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);
