@@ -1,7 +1,6 @@
 #include "listener.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/spdlog.h>
 
@@ -12,12 +11,8 @@ namespace hookd::http::detail {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(net::io_context& ioc, tcp::acceptor acceptor,
-                   std::shared_ptr<server_state> state)
-    : ioc_(ioc),
-      acceptor_(std::move(acceptor)),
-      retry_(acceptor_.get_executor()),
-      state_(std::move(state)) {}
+listener::listener(tcp::acceptor acceptor, std::shared_ptr<server_state> state)
+    : acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()), state_(std::move(state)) {}
 
 void listener::run() {
   net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
@@ -41,12 +36,16 @@ void listener::resume() {
 }
 
 void listener::do_accept() {
-  // Each connection gets its own strand, so its handlers never run concurrently.
-  acceptor_.async_accept(net::make_strand(ioc_), boost::beast::bind_front_handler(
-                                                     &listener::on_accept, shared_from_this()));
+  // The connection's socket belongs to its shard's io_context from the start: one thread runs
+  // each, so the session's handlers never run concurrently.
+  const auto& shard = state_->next_shard();
+  acceptor_.async_accept(
+      shard.io->get_executor(),
+      boost::beast::bind_front_handler(&listener::on_accept, shared_from_this(), &shard));
 }
 
-void listener::on_accept(boost::beast::error_code ec, tcp::socket socket) {
+void listener::on_accept(const io_shards::shard* shard, boost::beast::error_code ec,
+                         tcp::socket socket) {
   if (ec) {
     if (stopped_ || ec == net::error::operation_aborted) return;
     spdlog::warn("accept: {}", ec.message());
@@ -64,7 +63,7 @@ void listener::on_accept(boost::beast::error_code ec, tcp::socket socket) {
   if (stopped_ || state_->stopping()) return;  // the socket closes as it goes out of scope
 
   const bool more = state_->admit(shared_from_this());
-  std::make_shared<session>(std::move(socket), state_)->run();
+  std::make_shared<session>(std::move(socket), state_, *shard->mailbox)->run();
   if (more) return do_accept();
   // At max_connections: accept nothing until a session ends and resume() is called.
   paused_ = true;

@@ -17,9 +17,9 @@ namespace hookd::http::detail {
 /// the acceptor's strand.
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  /// `acceptor` is open, bound and listening, with a strand of `ioc` as its executor.
-  listener(boost::asio::io_context& ioc, boost::asio::ip::tcp::acceptor acceptor,
-           std::shared_ptr<server_state> state);
+  /// `acceptor` is open, bound and listening, with a strand as its executor. Each session runs
+  /// on the next of `state`'s io shards.
+  listener(boost::asio::ip::tcp::acceptor acceptor, std::shared_ptr<server_state> state);
 
   void run();
   void stop();
@@ -27,9 +27,9 @@ class listener : public std::enable_shared_from_this<listener> {
 
  private:
   void do_accept();
-  void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+  void on_accept(const io_shards::shard* shard, boost::beast::error_code ec,
+                 boost::asio::ip::tcp::socket socket);
 
-  boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;  // backs off when accept fails for lack of descriptors
   std::shared_ptr<server_state> state_;

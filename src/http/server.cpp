@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <utility>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -55,6 +56,14 @@ unsigned thread_count(unsigned configured) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+/// The io_contexts of the io threads after the first, one thread each (concurrency hint 1).
+std::vector<std::unique_ptr<boost::asio::io_context>> more_contexts(unsigned threads) {
+  std::vector<std::unique_ptr<boost::asio::io_context>> out;
+  for (unsigned i = 1; i < threads; ++i)
+    out.push_back(std::make_unique<boost::asio::io_context>(1));
+  return out;
+}
+
 }  // namespace
 
 struct server::impl {
@@ -63,9 +72,11 @@ struct server::impl {
       : cfg(c),
         opts(std::move(o)),
         threads(thread_count(c.threads)),
-        ioc(static_cast<int>(threads)),
-        state(
-            std::make_shared<detail::server_state>(c, std::move(endpoints), sink, opts.on_request)),
+        ioc(1),
+        more_io(more_contexts(threads)),
+        shards(std::make_shared<detail::io_shards>(all_contexts())),
+        state(std::make_shared<detail::server_state>(c, std::move(endpoints), sink, shards,
+                                                     opts.on_request)),
         signals(ioc, SIGINT, SIGTERM),
         reload_signal(ioc),
         reopen_signal(ioc),
@@ -78,13 +89,30 @@ struct server::impl {
       a.max_body = 0;
       a.max_header = 8 << 10;
       a.max_connections = admin_max_connections;
-      admin_state = std::make_shared<detail::server_state>(a, sink, opts.admin);
+      admin_state = std::make_shared<detail::server_state>(a, sink, opts.admin, shards);
     }
   }
 
   ~impl() {
     state->detach();
     if (admin_state) admin_state->detach();
+    // Completions that came after the io threads stopped: their sessions go now, while every
+    // io_context (which their sockets belong to) still exists.
+    shards->discard_completions();
+  }
+
+  std::vector<net::io_context*> all_contexts() {
+    std::vector<net::io_context*> out{&ioc};
+    for (auto& c : more_io)
+      out.push_back(c.get());
+    return out;
+  }
+
+  /// Thread-safe (io_context::stop is): from a signal, the last session to drain, the grace.
+  void stop_all() {
+    ioc.stop();
+    for (auto& c : more_io)
+      c->stop();
   }
 
   /// More than a monitoring system needs; a flood of them cannot starve the public listeners.
@@ -175,7 +203,7 @@ struct server::impl {
     const auto local = acceptor.local_endpoint(ec);
     if (ec) throw std::runtime_error("listener: cannot query its address: " + ec.message());
     bound.push_back({local.address().to_string(), local.port()});
-    listeners.push_back(std::make_shared<detail::listener>(ioc, std::move(acceptor), to));
+    listeners.push_back(std::make_shared<detail::listener>(std::move(acceptor), to));
   }
 
   void wait_signal() {
@@ -183,7 +211,7 @@ struct server::impl {
       if (ec) return;
       if (shutting_down.load()) {
         spdlog::warn("signal {} during shutdown: stopping now", signo);
-        ioc.stop();
+        stop_all();
         return;
       }
       spdlog::info("signal {}: shutting down", signo);
@@ -215,7 +243,7 @@ struct server::impl {
     // of the last server_state to drain.
     auto drained = std::make_shared<std::atomic<int>>(admin_state ? 2 : 1);
     auto on_drained = [this, drained] {
-      if (drained->fetch_sub(1) == 1) ioc.stop();
+      if (drained->fetch_sub(1) == 1) stop_all();
     };
     auto live = state->begin_shutdown(on_drained);
     if (admin_state) {
@@ -229,15 +257,15 @@ struct server::impl {
       if (ec) return;
       spdlog::warn("shutdown grace ({}) over with {} connection(s) open: closing them",
                    format_duration(cfg.shutdown_grace), state->active());
-      ioc.stop();
+      stop_all();
     });
   }
 
-  void run_loop() {
+  static void run_loop(net::io_context& io) {
     // A handler that throws unwinds out of run(); log it and keep the thread serving.
     for (;;) {
       try {
-        ioc.run();
+        io.run();
         return;
       } catch (const std::exception& e) {
         spdlog::critical("io thread: unexpected exception: {}", e.what());
@@ -250,7 +278,9 @@ struct server::impl {
   const config::server_config cfg;
   server_options opts;
   const unsigned threads;
-  net::io_context ioc;
+  net::io_context ioc;  ///< listeners, signals, timers, and the sessions of the first shard
+  std::vector<std::unique_ptr<net::io_context>> more_io;  ///< the other shards, a thread each
+  std::shared_ptr<detail::io_shards> shards;
   std::shared_ptr<detail::server_state> state;
   std::shared_ptr<detail::server_state> admin_state;         // null: no admin listener
   std::vector<std::shared_ptr<detail::listener>> listeners;  // public and admin
@@ -307,14 +337,28 @@ void server::run() {
     m.accepting = true;
     if (m.opts.on_ready) m.opts.on_ready();
   });
+  // The other shards' threads: kept running while they have no session (work guard) until
+  // stop_all().
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+  guards.reserve(m.more_io.size());
+  for (auto& io : m.more_io)
+    guards.push_back(net::make_work_guard(*io));
   std::vector<std::thread> extra;
-  extra.reserve(m.threads - 1);
-  for (unsigned i = 1; i < m.threads; ++i)
-    extra.emplace_back([&m] {
-      set_thread_name("hookd-io");
-      m.run_loop();
-    });
-  m.run_loop();
+  extra.reserve(m.more_io.size());
+  try {
+    for (auto& io : m.more_io)
+      extra.emplace_back([&io] {
+        set_thread_name("hookd-io");
+        impl::run_loop(*io);
+      });
+  } catch (...) {  // no thread to be had: stop those that started before failing
+    m.stop_all();
+    for (auto& t : extra)
+      t.join();
+    throw;
+  }
+  impl::run_loop(m.ioc);
+  m.stop_all();  // the first shard stopped: so do the others
   for (auto& t : extra)
     t.join();
 }

@@ -5,6 +5,21 @@
 
 namespace hookd::http::detail {
 
+io_shards::io_shards(const std::vector<boost::asio::io_context*>& contexts) {
+  shards_.reserve(contexts.size());
+  for (auto* io : contexts)
+    shards_.push_back({io, std::make_shared<completion_mailbox>(io->get_executor())});
+}
+
+const io_shards::shard& io_shards::next() noexcept {
+  return shards_[next_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
+}
+
+void io_shards::discard_completions() noexcept {
+  for (auto& s : shards_)
+    s.mailbox->discard();
+}
+
 bool server_state::admit(const std::shared_ptr<listener>& from) {
   std::lock_guard lock(mutex_);
   ++active_;

@@ -26,11 +26,14 @@ namespace hookd::http::detail {
 /// deadline set before reading), lets decide() and the sink answer it, writes the answer, and
 /// keeps the connection alive until the client closes it, goes idle too long, or the server stops.
 /// Lifetime: owned by the handlers of its pending operation (shared_from_this).
-/// Thread-safety: everything runs on the session's strand; notify_shutdown() may be called from
-/// any thread.
+/// Thread-safety: everything runs on the one thread of the session's io_context (its shard);
+/// notify_shutdown() may be called from any thread.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_state> state);
+  /// `socket` belongs to an io_context run by one thread; `mailbox` is that io_context's (it
+  /// lives as long as `state`).
+  session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_state> state,
+          completion_mailbox& mailbox);
   ~session();
   session(const session&) = delete;
   session& operator=(const session&) = delete;
@@ -63,7 +66,7 @@ class session : public std::enable_shared_from_this<session> {
   void log_request(const answer& a) const;
 
   boost::beast::tcp_stream stream_;
-  const boost::asio::any_io_executor executor_;  // the strand; copied so any thread may post
+  const boost::asio::any_io_executor executor_;  // copied so any thread may post
   boost::asio::steady_timer idle_timer_;         // the deadline of do_wait()
   bool idle_timed_out_ = false;
   boost::beast::flat_buffer buffer_;  // empty (no memory) while waiting for a request
@@ -71,6 +74,7 @@ class session : public std::enable_shared_from_this<session> {
   boost::beast::http::response<boost::beast::http::string_body> response_;
   boost::beast::http::response<boost::beast::http::empty_body> continue_;
   std::shared_ptr<server_state> state_;
+  completion_mailbox& mailbox_;  // brings the sink's completion back to this io_context
   // The endpoint table this request is served with: a reload swaps the server's snapshot, not
   // this one.
   std::shared_ptr<const providers::endpoint_table> endpoints_;

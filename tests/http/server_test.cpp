@@ -226,6 +226,32 @@ TEST_CASE("a request arriving in pieces on a kept-alive connection is read whole
   CHECK(r->body == R"({"status":"accepted","id":"2"})");
 }
 
+TEST_CASE("connections spread over the io threads each get their own answers, in order",
+          "[http][server]") {
+  // running_server has two io threads, each with its io_context: new connections alternate
+  // between them, and the sink answers from a thread of its own, many answers at a time.
+  thread_sink sink;
+  running_server s(sink);
+  std::vector<std::unique_ptr<test::raw_connection>> conns;
+  for (int i = 0; i < 6; ++i)
+    conns.push_back(std::make_unique<test::raw_connection>(s.port()));
+  for (int round = 0; round < 4; ++round) {
+    sink.hold(true);  // the answers of a round come back together, as after a group commit
+    for (std::size_t i = 0; i < conns.size(); ++i)
+      REQUIRE(
+          conns[i]->send(signed_request("c" + std::to_string(i) + "-" + std::to_string(round))));
+    REQUIRE(sink.wait_submitted((static_cast<std::size_t>(round) + 1) * conns.size()));
+    sink.hold(false);
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      const auto r = conns[i]->read_response();
+      REQUIRE(r);
+      CHECK(r->status == 200);
+      CHECK(r->body == R"({"status":"accepted","id":"c)" + std::to_string(i) + "-" +
+                           std::to_string(round) + R"("})");
+    }
+  }
+}
+
 TEST_CASE("shutdown closes connections waiting for a request at once, whatever their timeouts",
           "[http][server]") {
   thread_sink sink;

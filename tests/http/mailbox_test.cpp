@@ -1,0 +1,89 @@
+// The mailbox that brings the sink's completions back to an io thread (src/http/mailbox.hpp).
+
+#include "mailbox.hpp"
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+using hookd::http::detail::completion_mailbox;
+namespace net = boost::asio;
+
+TEST_CASE("mailbox: a burst handed over from another thread runs in one handler, in order",
+          "[http][mailbox]") {
+  net::io_context io(1);
+  auto box = std::make_shared<completion_mailbox>(io.get_executor());
+  std::vector<int> ran;
+  std::vector<std::thread::id> on;
+  std::thread writer([&] {
+    for (int i = 0; i < 100; ++i) {
+      box->post([&, i] {
+        ran.push_back(i);
+        on.push_back(std::this_thread::get_id());
+      });
+    }
+  });
+  writer.join();
+  CHECK(ran.empty());  // never inline
+
+  // One wake-up for the whole burst: a single handler ran all of them.
+  CHECK(io.poll() == 1);
+  REQUIRE(ran.size() == 100);
+  for (int i = 0; i < 100; ++i)
+    CHECK(ran[static_cast<std::size_t>(i)] == i);
+  for (const auto& id : on)
+    CHECK(id == std::this_thread::get_id());  // the thread running the io_context
+
+  // Handed over again after the drain: a new handler is posted.
+  box->post([&] { ran.push_back(100); });
+  io.restart();
+  CHECK(io.poll() == 1);
+  CHECK(ran.size() == 101);
+}
+
+TEST_CASE("mailbox: what is posted while a drain runs goes to the next one", "[http][mailbox]") {
+  net::io_context io(1);
+  auto box = std::make_shared<completion_mailbox>(io.get_executor());
+  int ran = 0;
+  box->post([&] {
+    ++ran;
+    box->post([&] { ++ran; });  // from the io thread, during the drain
+  });
+  CHECK(io.poll_one() == 1);
+  CHECK(ran == 1);
+  io.restart();
+  CHECK(io.poll() == 1);
+  CHECK(ran == 2);
+}
+
+TEST_CASE("mailbox: a function that throws does not keep the others from running",
+          "[http][mailbox]") {
+  net::io_context io(1);
+  auto box = std::make_shared<completion_mailbox>(io.get_executor());
+  int ran = 0;
+  box->post([&] { ++ran; });
+  box->post([] { throw std::runtime_error("must not throw, but did"); });
+  box->post([&] { ++ran; });
+  CHECK(io.poll() == 1);
+  CHECK(ran == 2);
+}
+
+TEST_CASE("mailbox: discard() releases what never ran, and it never runs", "[http][mailbox]") {
+  auto io = std::make_unique<net::io_context>(1);
+  auto box = std::make_shared<completion_mailbox>(io->get_executor());
+  auto held = std::make_shared<int>(7);  // stands for a session the function keeps alive
+  bool ran = false;
+  box->post([held, &ran] { ran = true; });
+  CHECK(held.use_count() == 2);
+  io->stop();  // the server stopped: the drain stays queued
+
+  box->discard();
+  CHECK(held.use_count() == 1);  // released while the io_context still exists
+  io.reset();                    // destroys the queued drain unrun
+  CHECK_FALSE(ran);
+  CHECK(box.use_count() == 1);  // the destroyed drain held the only other reference
+}
