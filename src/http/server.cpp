@@ -72,8 +72,8 @@ struct server::impl {
       : cfg(c),
         opts(std::move(o)),
         threads(thread_count(c.threads)),
-        ioc(1),
         more_io(more_contexts(threads)),
+        ioc(1),
         shards(std::make_shared<detail::io_shards>(all_contexts())),
         state(std::make_shared<detail::server_state>(c, std::move(endpoints), sink, shards,
                                                      opts.on_request)),
@@ -278,8 +278,10 @@ struct server::impl {
   const config::server_config cfg;
   server_options opts;
   const unsigned threads;
+  /// The other shards, a thread each. Destroyed after `ioc`: a pending accept on `ioc` holds
+  /// the socket it would give to a session of another shard.
+  std::vector<std::unique_ptr<net::io_context>> more_io;
   net::io_context ioc;  ///< listeners, signals, timers, and the sessions of the first shard
-  std::vector<std::unique_ptr<net::io_context>> more_io;  ///< the other shards, a thread each
   std::shared_ptr<detail::io_shards> shards;
   std::shared_ptr<detail::server_state> state;
   std::shared_ptr<detail::server_state> admin_state;         // null: no admin listener
