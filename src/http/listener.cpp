@@ -1,5 +1,6 @@
 #include "listener.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/spdlog.h>
@@ -19,7 +20,9 @@ void listener::run() {
 }
 
 void listener::stop() {
-  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+  // Dispatch: from the server's first io thread (begin_shutdown), the acceptor closes now, so
+  // connections still in the kernel's backlog are refused at once.
+  net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
     self->stopped_ = true;
     boost::system::error_code ignored;
     self->retry_.cancel();

@@ -239,11 +239,13 @@ struct server::impl {
                  format_duration(cfg.shutdown_grace), open);
     for (auto& l : listeners)
       l->stop();
-    // io_context::stop is thread-safe; it is called from whichever thread ends the last session
-    // of the last server_state to drain.
+    // Whichever thread ends the last session of the last server_state to drain posts the stop
+    // to the first io_context: what is queued there before it runs first (an accept that
+    // completed before the listeners closed: its socket is closed by on_accept, not left open
+    // until the server is destroyed).
     auto drained = std::make_shared<std::atomic<int>>(admin_state ? 2 : 1);
     auto on_drained = [this, drained] {
-      if (drained->fetch_sub(1) == 1) stop_all();
+      if (drained->fetch_sub(1) == 1) net::post(ioc, [this] { stop_all(); });
     };
     auto live = state->begin_shutdown(on_drained);
     if (admin_state) {
