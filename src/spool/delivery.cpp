@@ -50,6 +50,10 @@ constexpr const char* first_claimable_handler =
 constexpr const char* next_claimable_handler =
     "SELECT handler FROM deliveries INDEXED BY deliveries_claimable "
     "WHERE state = 'pending' AND claim IS NULL AND handler > ?1 ORDER BY handler LIMIT 1";
+// The earliest due time of one handler's claimable rows: the first of its range.
+constexpr const char* earliest_due_of_handler =
+    "SELECT next_attempt_at FROM deliveries INDEXED BY deliveries_claimable "
+    "WHERE state = 'pending' AND claim IS NULL AND handler = ?1 ORDER BY next_attempt_at LIMIT 1";
 
 /// Appends up to `limit` claimable deliveries of `handler` to `out`.
 int claimable(sqlite::connection& c, const std::string& handler, std::int64_t now_ms,
@@ -319,12 +323,27 @@ std::optional<time_point> store::next_due_time() noexcept {
   try {
     auto& m = *impl_;
     std::lock_guard lk(m.delivery_mu);
-    // deliveries_due holds exactly the unclaimed pending rows by due time: one index seek.
-    sqlite::statement_use sel(
-        m.delivery.cached("SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_due "
-                          "WHERE state = 'pending' AND claim IS NULL"));
-    if (!sel || sel->step() != SQLITE_ROW || sel->is_null(0)) return std::nullopt;
-    return from_ms(sel->int64(0));
+    auto& c = m.delivery;
+    // Two seeks per handler with claimable rows in deliveries_claimable: the handler, then its
+    // earliest due time. One read transaction, so every handler is seen at the same moment.
+    sqlite::transaction tx(c, "BEGIN");
+    if (tx.begin_rc() != SQLITE_OK) return std::nullopt;
+    std::optional<std::int64_t> earliest;
+    std::optional<std::string> handler;
+    std::string next;
+    for (;;) {
+      if (next_handler(c, handler, next) != SQLITE_OK) return std::nullopt;
+      if (next.empty()) break;
+      handler = next;
+      sqlite::statement_use sel(c.cached(earliest_due_of_handler));
+      if (!sel) return std::nullopt;
+      sel->bind(1, *handler);
+      const int rc = sel->step();
+      if (rc == SQLITE_ROW && (!earliest || sel->int64(0) < *earliest)) earliest = sel->int64(0);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return std::nullopt;
+    }
+    if (!earliest) return std::nullopt;
+    return from_ms(*earliest);
   } catch (...) {
     return std::nullopt;
   }

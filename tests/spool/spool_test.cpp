@@ -1085,7 +1085,7 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
   store s(opts);
   {
     auto c = raw(opts.path);
-    CHECK(c.query_int("PRAGMA user_version") == 3);
+    CHECK(c.query_int("PRAGMA user_version") == 4);
     auto index_exists = [&c](const char* name) {
       auto q = c.prepare(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
                                      "AND name = '") +
@@ -1097,6 +1097,7 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
     CHECK(claimable_index_columns(c) == "handler,next_attempt_at,id");  // version 3
     CHECK(index_exists("deliveries_dead"));
     CHECK_FALSE(index_exists("deliveries_by_state"));
+    CHECK_FALSE(index_exists("deliveries_due"));  // version 4
     // hookd's connections skip the state's CHECK; other writers still meet it.
     CHECK(c.exec("UPDATE deliveries SET state = 'bogus' WHERE id = 1") == SQLITE_CONSTRAINT_CHECK);
     CHECK(c.query_int("SELECT COUNT(*) FROM events") == 3);

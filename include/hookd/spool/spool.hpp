@@ -52,7 +52,7 @@ using time_point = std::chrono::system_clock::time_point;
 using clock_fn = std::function<time_point()>;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-inline constexpr int schema_version = 3;
+inline constexpr int schema_version = 4;
 
 enum class role {
   daemon,  ///< creates the file, takes the process lock, releases stale claims, runs the writer
