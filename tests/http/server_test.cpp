@@ -233,6 +233,7 @@ TEST_CASE("connections spread over the io threads each get their own answers, in
   thread_sink sink;
   running_server s(sink);
   std::vector<std::unique_ptr<test::raw_connection>> conns;
+  conns.reserve(6);
   for (int i = 0; i < 6; ++i)
     conns.push_back(std::make_unique<test::raw_connection>(s.port()));
   for (int round = 0; round < 4; ++round) {

@@ -296,6 +296,7 @@ TEST_CASE("concurrent appends are committed in fewer transactions, each answered
   append(0);
   REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
   std::vector<std::thread> pool;
+  pool.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
@@ -933,7 +934,8 @@ TEST_CASE("list filters by state, endpoint and type glob, newest first", "[spool
   for (int i = 1; i <= 4; ++i) {
     auto r = make(i % 2 ? "altoviz" : "offerte", std::to_string(i));
     if (i == 4) r.type = "lead.sold";
-    REQUIRE(append_wait(s, std::move(r)) == append_status::accepted);
+    const auto stored = append_wait(s, std::move(r));
+    REQUIRE(stored == append_status::accepted);
   }
   auto c = s.claim(req(1));
   REQUIRE(c.deliveries.size() == 1);
@@ -1025,7 +1027,8 @@ TEST_CASE("a purge run reads a bounded number of events and goes on where the la
   for (int i = 0; i < 8; ++i) {
     auto r = make("a", "ev-" + std::to_string(i));
     r.received = clock.now() + std::chrono::seconds(i);
-    REQUIRE(append_wait(s, std::move(r)) == append_status::accepted);
+    const auto stored = append_wait(s, std::move(r));
+    REQUIRE(stored == append_status::accepted);
   }
   auto c = s.claim(req(10));
   REQUIRE(c.deliveries.size() == 8);
