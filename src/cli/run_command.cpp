@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -136,6 +137,8 @@ class daemon {
   std::optional<std::chrono::microseconds> watchdog_interval_;
   std::uint64_t ping_sent_ = 0;
   std::atomic<std::uint64_t> io_ack_{0};
+  /// The thread that runs server_->run(): the first io thread (the test hook spares it).
+  std::thread::id first_io_thread_;
   std::atomic<std::uint64_t> writer_ack_{0};
   steady::time_point last_watchdog_{};
   bool missed_logged_ = false;
@@ -206,6 +209,8 @@ int daemon::run() {
     spdlog::info("admin listener on {} (/healthz, /readyz, /metrics)", address.to_string());
   }
 
+  // Set before the supervisor starts (which reads it): this thread runs server_->run().
+  first_io_thread_ = std::this_thread::get_id();
   std::thread supervisor([this] {
     set_thread_name("hookd-supervise");
     supervise();
@@ -295,14 +300,16 @@ void daemon::supervise() {
 void daemon::tick(steady::time_point now) {
   if (freeze_for_ && freeze_requested != 0) {
     freeze_requested = 0;
-    const auto threads = cfg_.server.threads != 0
-                             ? cfg_.server.threads
-                             : std::max(1U, std::thread::hardware_concurrency());
-    spdlog::warn("test hook: blocking {} io thread(s) for {}", threads,
+    const auto threads = server_->io_threads();
+    // One io thread, the last one started when there are several (not the first, which the
+    // watchdog once watched alone): a single stuck one must be noticed too.
+    spdlog::warn("test hook: blocking 1 io thread(s) of {} for {}", threads,
                  format_duration(*freeze_for_));
-    for (unsigned i = 0; i < threads; ++i) {
-      server_->post([d = *freeze_for_] { std::this_thread::sleep_for(d); });
-    }
+    auto taken = std::make_shared<std::atomic<bool>>(false);
+    server_->post_each([this, d = *freeze_for_, taken, threads] {
+      if (threads > 1 && std::this_thread::get_id() == first_io_thread_) return;
+      if (!taken->exchange(true)) std::this_thread::sleep_for(d);
+    });
   }
   rt_.spool->probe();
   refresh_backlog();
@@ -327,7 +334,12 @@ void daemon::watchdog(steady::time_point now) {
       last_watchdog_ = now;
     }
     const auto seq = ++ping_sent_;
-    server_->post([this, seq] { io_ack_ = seq; });
+    // Acknowledged once every io thread has answered: each runs its own io_context, and a
+    // stuck one would hang every connection dealt to it.
+    auto left = std::make_shared<std::atomic<std::size_t>>(server_->io_threads());
+    server_->post_each([this, seq, left] {
+      if (left->fetch_sub(1) == 1) io_ack_ = seq;
+    });
     rt_.spool->ping([this, seq] { writer_ack_ = seq; });
   } else if (now - last_watchdog_ >= *watchdog_interval_ && !missed_logged_) {
     // Said once, at the first missed ping: half of WatchdogSec before systemd restarts hookd.

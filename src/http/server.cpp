@@ -373,8 +373,15 @@ void server::shutdown() {
   net::post(impl_->ioc, [i = impl_.get()] { i->begin_shutdown(); });
 }
 
-void server::post(std::function<void()> fn) {
-  net::post(impl_->ioc, std::move(fn));
+void server::post_each(const std::function<void()>& fn) {
+  auto& m = *impl_;
+  net::post(m.ioc, fn);
+  for (auto& io : m.more_io)
+    net::post(*io, fn);
+}
+
+std::size_t server::io_threads() const noexcept {
+  return 1 + impl_->more_io.size();
 }
 
 bool server::accepting() const noexcept {

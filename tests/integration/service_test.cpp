@@ -208,8 +208,9 @@ TEST_CASE("watchdog: WATCHDOG=1 at half of WATCHDOG_USEC, none while the io loop
           "[service]") {
   test::temp_dir dir;
   test::notify_socket manager;
-  // One io thread, so the test hook blocks the whole io loop.
-  const auto config = dir.write("hookd.yaml", config_text(dir, {}, 1));
+  // Two io threads, and the test hook blocks one of them: a single stuck io thread (which
+  // would hang every connection dealt to it) stops the pings as surely as a stuck process.
+  const auto config = dir.write("hookd.yaml", config_text(dir, {}, 2));
   test::spawn_options opts;
   opts.env = {{"NOTIFY_SOCKET", manager.path()},
               {"WATCHDOG_USEC", "400000"},  // pings expected every 200 ms
@@ -232,7 +233,7 @@ TEST_CASE("watchdog: WATCHDOG=1 at half of WATCHDOG_USEC, none while the io loop
   // Blocked io loop (for 6 s from the line below): after the pings already on their way,
   // silence. The window stays well inside the 6 s even if this process is slow to look.
   h.process().signal(SIGUSR2);
-  REQUIRE(h.process().wait_for_line("test hook: blocking 1 io thread(s)", 5s));
+  REQUIRE(h.process().wait_for_line("test hook: blocking 1 io thread(s) of 2", 5s));
   const auto frozen_at = std::chrono::steady_clock::now();
   const auto settle_end = frozen_at + 600ms;
   while (std::chrono::steady_clock::now() < settle_end)

@@ -109,8 +109,11 @@ class server {
   /// finish (their answers carry `Connection: close`), for up to `shutdown_grace`. Idempotent.
   void shutdown();
 
-  /// Runs `fn` on an io thread (the watchdog's proof that the io loop makes progress).
-  void post(std::function<void()> fn);
+  /// Runs a copy of `fn` on every io thread (each runs its own io_context): the watchdog's
+  /// proof that every one of them makes progress.
+  void post_each(const std::function<void()>& fn);
+  /// How many io threads there are (copies post_each() posts).
+  std::size_t io_threads() const noexcept;
 
   /// True from on_ready until a shutdown begins: the public listeners accept.
   bool accepting() const noexcept;
