@@ -47,13 +47,26 @@ struct completion_mailbox::drain_handler {
 };
 
 void completion_mailbox::post(std::function<void()> fn) {
+  std::size_t mine = 0;
   {
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(fn));  // may throw: then nothing changed
     if (scheduled_) return;             // the drain already posted takes this one too
     scheduled_ = true;
+    mine = pending_.size() - 1;
   }
-  boost::asio::post(executor_, drain_handler{shared_from_this()});
+  try {
+    boost::asio::post(executor_, drain_handler{shared_from_this()});
+  } catch (...) {
+    // Only if the handler did not fit in memory_ and allocating failed. `fn` is taken back
+    // (the caller learns it will not run); what others queued meanwhile stays, and the next
+    // post() schedules a drain for it. Nothing but a drain removes entries, and none is
+    // scheduled: `fn` is still at `mine`.
+    std::lock_guard lock(mutex_);
+    pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(mine));
+    scheduled_ = false;
+    throw;
+  }
 }
 
 void completion_mailbox::discard() noexcept {

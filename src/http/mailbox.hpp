@@ -24,7 +24,8 @@ class completion_mailbox : public std::enable_shared_from_this<completion_mailbo
 
   /// Runs `fn` on one of the io_context's threads, never inline; what one thread hands over
   /// runs in that order. `fn` must not throw. Throws only if `fn` cannot be queued (bad_alloc),
-  /// and then `fn` will not run; once queued, it runs (posting the drain does not allocate).
+  /// and then `fn` will not run. Posting the drain does not allocate (handler_memory), so this
+  /// does not happen once `fn` is queued.
   void post(std::function<void()> fn);
 
   /// Drops what was handed over and has not run (the io_context is stopped for good): what
