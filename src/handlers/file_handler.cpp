@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -73,6 +75,24 @@ std::string append_problem(const std::string& path) {
   return {};
 }
 
+/// The mutex of `path` in this process (see file_handler's thread-safety).
+std::shared_ptr<std::mutex> path_mutex(const std::string& path) {
+  static std::mutex registry_mu;
+  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+  std::error_code ec;
+  auto key = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (ec) key = path;
+  std::lock_guard lock(registry_mu);
+  std::erase_if(registry, [](const auto& entry) { return entry.second.expired(); });
+  auto& slot = registry[key];
+  auto m = slot.lock();
+  if (!m) {
+    m = std::make_shared<std::mutex>();
+    slot = m;
+  }
+  return m;
+}
+
 }  // namespace
 
 void file_handler::check(const config::file_handler& spec) {
@@ -83,7 +103,7 @@ void file_handler::check(const config::file_handler& spec) {
 }
 
 file_handler::file_handler(std::string name, const config::file_handler& spec)
-    : name_(std::move(name)), path_(spec.path), fsync_(spec.fsync) {
+    : name_(std::move(name)), path_(spec.path), fsync_(spec.fsync), mutex_(path_mutex(path_)) {
   if (path_.empty()) throw std::runtime_error("path: is empty");
   std::string error;
   fd_.reset(open_append(path_, error));
@@ -98,8 +118,9 @@ result file_handler::deliver(const delivery& d) noexcept {
     line.push_back('\n');
 
     // Exclusive: the bytes this delivery wrote are the last ones in the file when it has to
-    // take them back (undo), since every line of this handler is written under the mutex.
-    std::lock_guard lock(mutex_);
+    // take them back (undo), since every line written to this path in the process is written
+    // under its mutex.
+    std::lock_guard lock(*mutex_);
     std::size_t done = 0;
     // Puts the file back as it was: a partial line followed by the retry's whole line would be
     // one corrupt JSONL line. O_APPEND put this delivery's `done` bytes at the end, so the file
@@ -111,7 +132,9 @@ result file_handler::deliver(const delivery& d) noexcept {
       struct stat now {};
       if (::fstat(fd_.get(), &now) != 0) {
         why += "; stat to truncate the partial line failed too: " + errno_text(errno);
-      } else if (S_ISREG(now.st_mode) && now.st_size >= static_cast<off_t>(done) &&
+      } else if (S_ISREG(now.st_mode) && now.st_size < static_cast<off_t>(done)) {
+        why += "; the file is shorter than the partial line (truncated meanwhile?): left as is";
+      } else if (S_ISREG(now.st_mode) &&
                  ::ftruncate(fd_.get(), now.st_size - static_cast<off_t>(done)) != 0) {
         why += "; truncating the partial line failed too: " + errno_text(errno);
       }
@@ -145,7 +168,7 @@ void file_handler::reopen() noexcept {
       spdlog::error("handler {}: reopen failed, still writing to the old file: {}", name_, error);
       return;
     }
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(*mutex_);
     fd_ = std::move(fresh);
   } catch (const std::exception& e) {
     spdlog::error("handler {}: reopen failed: {}", name_, e.what());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -16,8 +17,10 @@ namespace hookd::handlers::detail {
 /// file stays valid JSONL.
 ///
 /// Thread-safety: deliver() and reopen() may be called from any threads at once; both hold one
-/// mutex, so deliveries write (and, on failure, truncate) one at a time and never cut another
-/// delivery's line. Another process appending to the same file is not supported.
+/// mutex, shared by every file handler of the process on the same path (two names for one file,
+/// or the old and the new handler during a reload), so deliveries write (and, on failure,
+/// truncate) one at a time and never cut another delivery's line. Another process appending to
+/// the same file, or another spelling of the path through a symlink, is not supported.
 class file_handler final : public handler {
  public:
   /// Creates the parent directories and opens the file (0640 when created). Throws
@@ -38,7 +41,7 @@ class file_handler final : public handler {
   std::string name_;
   std::string path_;
   bool fsync_;
-  std::mutex mutex_;  // guards fd_ and serializes writes (see deliver())
+  std::shared_ptr<std::mutex> mutex_;  // the path's: guards fd_, serializes writes (deliver())
   unique_fd fd_;
 };
 
