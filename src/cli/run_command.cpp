@@ -301,8 +301,8 @@ void daemon::tick(steady::time_point now) {
   if (freeze_for_ && freeze_requested != 0) {
     freeze_requested = 0;
     const auto threads = server_->io_threads();
-    // One io thread, the last one started when there are several (not the first, which the
-    // watchdog once watched alone): a single stuck one must be noticed too.
+    // One io thread, not the first when there are several (the watchdog once watched the first
+    // alone): a single stuck one must be noticed too.
     spdlog::warn("test hook: blocking 1 io thread(s) of {} for {}", threads,
                  format_duration(*freeze_for_));
     auto taken = std::make_shared<std::atomic<bool>>(false);

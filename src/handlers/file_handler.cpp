@@ -129,13 +129,15 @@ result file_handler::deliver(const delivery& d) noexcept {
     // device or a FIFO).
     auto undo = [&](std::string why) {
       if (done == 0) return result::failure(std::move(why));
+      const auto written = static_cast<off_t>(done);
       struct stat now {};
       if (::fstat(fd_.get(), &now) != 0) {
         why += "; stat to truncate the partial line failed too: " + errno_text(errno);
-      } else if (S_ISREG(now.st_mode) && now.st_size < static_cast<off_t>(done)) {
+      } else if (!S_ISREG(now.st_mode)) {
+        // nothing to go back to
+      } else if (now.st_size < written) {
         why += "; the file is shorter than the partial line (truncated meanwhile?): left as is";
-      } else if (S_ISREG(now.st_mode) &&
-                 ::ftruncate(fd_.get(), now.st_size - static_cast<off_t>(done)) != 0) {
+      } else if (::ftruncate(fd_.get(), now.st_size - written) != 0) {
         why += "; truncating the partial line failed too: " + errno_text(errno);
       }
       return result::failure(std::move(why));

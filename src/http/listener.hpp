@@ -14,11 +14,11 @@ namespace hookd::http::detail {
 /// Accepts connections on one bound acceptor and starts a session for each, pausing while the
 /// server is at max_connections (the kernel's backlog holds the rest).
 /// Thread-safety: run(), stop() and resume() may be called from any thread; the work happens on
-/// the acceptor's strand.
+/// the acceptor's io_context, which one thread runs.
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  /// `acceptor` is open, bound and listening, with a strand as its executor. Each session runs
-  /// on the next of `state`'s io shards.
+  /// `acceptor` is open, bound and listening, on an io_context run by one thread. Each session
+  /// runs on the next of `state`'s io shards.
   listener(boost::asio::ip::tcp::acceptor acceptor, std::shared_ptr<server_state> state);
 
   void run();

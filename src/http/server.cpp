@@ -14,7 +14,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
 #include <hookd/core/thread_name.hpp>
@@ -71,8 +70,7 @@ struct server::impl {
        dispatch::event_sink& sink, server_options o)
       : cfg(c),
         opts(std::move(o)),
-        threads(thread_count(c.threads)),
-        more_io(more_contexts(threads)),
+        more_io(more_contexts(thread_count(c.threads))),
         ioc(1),
         shards(std::make_shared<detail::io_shards>(all_contexts())),
         state(std::make_shared<detail::server_state>(c, std::move(endpoints), sink, shards,
@@ -139,8 +137,9 @@ struct server::impl {
   void bind_one(const char* key, const std::string& address, const tcp::endpoint& where,
                 const std::shared_ptr<detail::server_state>& to,
                 std::vector<bound_address>& bound) {
-    // The acceptor runs on its own strand; sessions get theirs when accepted.
-    tcp::acceptor acceptor(net::make_strand(ioc));
+    // The acceptor runs on the first io_context (one thread: no strand needed); each session
+    // goes to an io shard when accepted.
+    tcp::acceptor acceptor(ioc);
     boost::system::error_code ec;
     const auto fail = [&](const char* what) {
       throw std::runtime_error(std::string(key) + ": cannot " + what + " \"" + address +
@@ -179,7 +178,7 @@ struct server::impl {
           problem = "not an IPv4 or IPv6 socket";
         }
         boost::system::error_code ec;
-        tcp::acceptor acceptor(net::make_strand(ioc));
+        tcp::acceptor acceptor(ioc);
         if (problem.empty()) {
           acceptor.assign(ss.ss_family == AF_INET ? tcp::v4() : tcp::v6(), fd, ec);
           if (ec) problem = ec.message();
@@ -279,7 +278,6 @@ struct server::impl {
 
   const config::server_config cfg;
   server_options opts;
-  const unsigned threads;
   /// The other shards, a thread each. Destroyed after `ioc`: a pending accept on `ioc` holds
   /// the socket it would give to a session of another shard.
   std::vector<std::unique_ptr<net::io_context>> more_io;

@@ -69,19 +69,25 @@ int claimable(sqlite::connection& c, const std::string& handler, std::int64_t no
   }
 }
 
-/// The next handler name after `after` (the first when nullopt) with claimable rows, "" when
-/// there is none.
-int next_handler(sqlite::connection& c, const std::optional<std::string>& after,
-                 std::string& next) {
-  sqlite::statement_use sel(c.cached(after ? next_claimable_handler : first_claimable_handler));
-  if (!sel) return c.extended_errcode();
-  if (after) sel->bind(1, *after);
-  const int rc = sel->step();
-  next.clear();
-  if (rc == SQLITE_DONE) return SQLITE_OK;
-  if (rc != SQLITE_ROW) return rc;
-  next = sel->text(0);
-  return SQLITE_OK;
+/// Calls `fn(handler)` for each handler with claimable rows, in name order, one index seek
+/// each; stops at the first result of `fn` that is not SQLITE_OK and returns it.
+template <class Fn>
+int each_claimable_handler(sqlite::connection& c, Fn&& fn) {
+  std::optional<std::string> after;
+  for (;;) {
+    std::string handler;
+    {
+      sqlite::statement_use sel(c.cached(after ? next_claimable_handler : first_claimable_handler));
+      if (!sel) return c.extended_errcode();
+      if (after) sel->bind(1, *after);
+      const int rc = sel->step();
+      if (rc == SQLITE_DONE) return SQLITE_OK;
+      if (rc != SQLITE_ROW) return rc;
+      handler = sel->text(0);
+    }
+    if (const int rc = fn(handler); rc != SQLITE_OK) return rc;
+    after = std::move(handler);
+  }
 }
 
 /// What a claim would take: each handler's first due deliveries, at most its capacity, then
@@ -94,16 +100,11 @@ int choose_claimable(sqlite::connection& c, const claim_request& req, std::int64
     return cap == req.capacity.end() ? req.limit : std::min(req.limit, cap->second);
   };
   if (req.handler) return claimable(c, *req.handler, now_ms, wanted(*req.handler), chosen);
-  std::optional<std::string> handler;
-  std::string next;
-  for (;;) {
-    if (const int rc = next_handler(c, handler, next); rc != SQLITE_OK) return rc;
-    if (next.empty()) break;
-    handler = next;
-    const std::size_t n = wanted(*handler);
-    if (n == 0) continue;
-    if (const int rc = claimable(c, *handler, now_ms, n, chosen); rc != SQLITE_OK) return rc;
-  }
+  const int rc = each_claimable_handler(c, [&](const std::string& handler) {
+    const std::size_t n = wanted(handler);
+    return n == 0 ? SQLITE_OK : claimable(c, handler, now_ms, n, chosen);
+  });
+  if (rc != SQLITE_OK) return rc;
   std::sort(chosen.begin(), chosen.end(),
             [](const candidate& a, const candidate& b) { return a.id < b.id; });
   if (chosen.size() > req.limit) chosen.resize(req.limit);
@@ -329,20 +330,15 @@ std::optional<time_point> store::next_due_time() noexcept {
     sqlite::transaction tx(c, "BEGIN");
     if (tx.begin_rc() != SQLITE_OK) return std::nullopt;
     std::optional<std::int64_t> earliest;
-    std::optional<std::string> handler;
-    std::string next;
-    for (;;) {
-      if (next_handler(c, handler, next) != SQLITE_OK) return std::nullopt;
-      if (next.empty()) break;
-      handler = next;
+    const int rc = each_claimable_handler(c, [&](const std::string& handler) {
       sqlite::statement_use sel(c.cached(earliest_due_of_handler));
-      if (!sel) return std::nullopt;
-      sel->bind(1, *handler);
-      const int rc = sel->step();
-      if (rc == SQLITE_ROW && (!earliest || sel->int64(0) < *earliest)) earliest = sel->int64(0);
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return std::nullopt;
-    }
-    if (!earliest) return std::nullopt;
+      if (!sel) return c.extended_errcode();
+      sel->bind(1, handler);
+      const int step = sel->step();
+      if (step == SQLITE_ROW && (!earliest || sel->int64(0) < *earliest)) earliest = sel->int64(0);
+      return step == SQLITE_ROW || step == SQLITE_DONE ? SQLITE_OK : step;
+    });
+    if (rc != SQLITE_OK || !earliest) return std::nullopt;
     return from_ms(*earliest);
   } catch (...) {
     return std::nullopt;
