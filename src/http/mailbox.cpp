@@ -55,8 +55,9 @@ void completion_mailbox::post(std::function<void()> fn) {
     scheduled_ = true;
     mine = pending_.size() - 1;
   }
+  if (wakeup_batch::defer(shared_from_this())) return;  // posted when the batch ends
   try {
-    boost::asio::post(executor_, drain_handler{shared_from_this()});
+    post_drain();
   } catch (...) {
     // Only if the handler did not fit in memory_ and allocating failed. `fn` is taken back
     // (the caller learns it will not run); what others queued meanwhile stays, and the next
@@ -67,6 +68,21 @@ void completion_mailbox::post(std::function<void()> fn) {
     scheduled_ = false;
     throw;
   }
+}
+
+void completion_mailbox::wake() noexcept {
+  try {
+    post_drain();
+  } catch (...) {
+    // As in post(), only if the handler did not fit in memory_; here the callers have returned
+    // and cannot be told. What is queued waits for the next post(), which schedules the drain.
+    std::lock_guard lock(mutex_);
+    scheduled_ = false;
+  }
+}
+
+void completion_mailbox::post_drain() {
+  boost::asio::post(executor_, drain_handler{shared_from_this()});
 }
 
 void completion_mailbox::discard() noexcept {

@@ -15,6 +15,7 @@
 
 #include <hookd/core/glob.hpp>
 #include <hookd/core/thread_name.hpp>
+#include <hookd/core/wakeup_batch.hpp>
 
 #include "store_impl.hpp"
 
@@ -584,12 +585,16 @@ void store::impl::writer_loop() {
       std::move(claims.begin(), claims.end(), std::back_inserter(claimed));
       claims.clear();
       lk.unlock();
-      try {
-        commit_batch(batch, outcomes, claimed);
-      } catch (const std::exception& e) {
-        fail_batch(batch, outcomes, claimed, e.what());
-      } catch (...) {
-        fail_batch(batch, outcomes, claimed, "unknown error");
+      {
+        // The answers of the whole batch are handed over before any io thread is woken.
+        const wakeup_batch wakes;
+        try {
+          commit_batch(batch, outcomes, claimed);
+        } catch (const std::exception& e) {
+          fail_batch(batch, outcomes, claimed, e.what());
+        } catch (...) {
+          fail_batch(batch, outcomes, claimed, "unknown error");
+        }
       }
       lk.lock();
     } else if (stopping) {

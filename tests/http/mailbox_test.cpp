@@ -10,6 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include <hookd/core/wakeup_batch.hpp>
+
 using hookd::http::detail::completion_mailbox;
 namespace net = boost::asio;
 
@@ -43,6 +45,31 @@ TEST_CASE("mailbox: a burst handed over from another thread runs in one handler,
   io.restart();
   CHECK(io.poll() == 1);
   CHECK(ran.size() == 101);
+}
+
+TEST_CASE("mailbox: inside a wakeup batch the io thread is woken once, when the batch ends",
+          "[http][mailbox]") {
+  // An io thread that keeps up would otherwise take a group commit's answers one by one.
+  net::io_context io(1);
+  auto box = std::make_shared<completion_mailbox>(io.get_executor());
+  int ran = 0;
+  std::atomic<int> stage{0};  // 1: the first answer is posted, the batch open; 2: go on
+  std::thread writer([&] {
+    const hookd::wakeup_batch batch;
+    box->post([&] { ++ran; });
+    stage = 1;
+    stage.notify_all();
+    stage.wait(1);  // while the io thread looks
+    box->post([&] { ++ran; });
+  });  // the batch ends with the thread's function
+  stage.wait(0);
+  CHECK(io.poll() == 0);  // nothing posted yet: not woken for the first answer
+  stage = 2;
+  stage.notify_all();
+  writer.join();
+  io.restart();
+  CHECK(io.poll() == 1);  // one drain for both
+  CHECK(ran == 2);
 }
 
 TEST_CASE("mailbox: what is posted while a drain runs goes to the next one", "[http][mailbox]") {
