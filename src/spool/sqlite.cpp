@@ -86,10 +86,10 @@ void configure_sqlite() noexcept {
 
 }  // namespace
 
-connection connection::open(const std::filesystem::path& file, int flags) {
+connection connection::open(const std::filesystem::path& file, int flags, const char* vfs) {
   configure_sqlite();
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, vfs);
   connection c;
   c.db_ = db;  // closed by c's destructor, even when opening failed
   c.file_ = file;

@@ -18,6 +18,7 @@
 #include <hookd/core/wakeup_batch.hpp>
 
 #include "store_impl.hpp"
+#include "wal_gather.hpp"
 
 namespace hookd::spool {
 
@@ -297,7 +298,8 @@ sqlite::connection open_connection(const options& opts, bool create, const char*
   const bool read_only = opts.read_only && opts.mode == role::client;
   int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (create) flags |= SQLITE_OPEN_CREATE;
-  auto c = sqlite::connection::open(opts.path, flags);
+  // Through the VFS that can gather the writer's WAL writes (a pass-through otherwise).
+  auto c = sqlite::connection::open(opts.path, flags, wal_gather::vfs_name());
   sqlite3_busy_timeout(
       c.get(), static_cast<int>(std::clamp<std::int64_t>(opts.busy_timeout.count(), 0, INT32_MAX)));
   c.exec_or_throw("PRAGMA foreign_keys = ON", "enabling foreign keys");
@@ -758,6 +760,10 @@ void store::impl::commit_batch(std::vector<queued_append>& batch,
       // The outcomes of deliveries ride along with the events: one transaction, one fsync,
       // and the pages both change (deliveries and their indexes) go to the WAL once.
       write_transaction tx(write_mu, writer);
+      // A batch with events commits with synchronous=FULL (xSync before the WAL index shows its
+      // frames): its WAL frames can go out in one write (wal_gather.hpp). Ends before tx.
+      std::optional<wal_gather::gather_scope> gather;
+      if (!writer_relaxed) gather.emplace();
       rc = tx.begin_rc();
       if (rc == SQLITE_OK) {
         for (std::size_t i = 0; i < batch.size() && rc == SQLITE_OK; ++i) {

@@ -95,9 +95,9 @@ class statement_use {
 /// cached by SQL text (prepared once with SQLITE_PREPARE_PERSISTENT, reset after each use).
 class connection {
  public:
-  /// Opens `file` with sqlite3_open_v2 `flags` (SQLITE_OPEN_*). Throws sqlite::error naming the
-  /// file and SQLite's message.
-  static connection open(const std::filesystem::path& file, int flags);
+  /// Opens `file` with sqlite3_open_v2 `flags` (SQLITE_OPEN_*) through the VFS named `vfs`
+  /// (nullptr: the default). Throws sqlite::error naming the file and SQLite's message.
+  static connection open(const std::filesystem::path& file, int flags, const char* vfs = nullptr);
 
   connection() noexcept = default;
   ~connection();
