@@ -1263,3 +1263,21 @@ TEST_CASE("the writer wakes the dispatcher after commits and purges by itself",
   clock.advance(2h);
   CHECK(eventually([&] { return s.stats().events == 0 && s.stats().dedup_keys == 0; }));
 }
+
+TEST_CASE("the writer checkpoints the WAL every 500 pages, not SQLite's 1 000", "[spool][wal]") {
+  // A checkpoint runs inside the commit that passes the limit and that batch waits for it:
+  // half the pages each time halves the longest waits (store.cpp). The WAL file starts over
+  // after each checkpoint, so its size is the most it held between two.
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  store s(opts);
+  for (int i = 0; i < 600; ++i)  // ~16 KiB each: some 3 000 WAL pages in all
+    REQUIRE(append_wait(s, make("a", "big-" + std::to_string(i), {"audit"}, 16 << 10)) ==
+            append_status::accepted);
+  const auto wal = std::filesystem::file_size(opts.path.string() + "-wal");
+  const std::uintmax_t frame = 4096 + 24;
+  CHECK(wal > 400 * frame);  // it did grow to the limit
+  CHECK(wal < 700 * frame);  // and no further: 1 000 pages would be ~4 MiB
+  CHECK(integrity(opts.path) == "ok");
+}
