@@ -90,8 +90,13 @@ TEST_CASE("gathered WAL writes: a commit of megabytes is written whole, and surv
   CHECK(check.text(0) == "ok");
 }
 
-TEST_CASE("gathered WAL writes: a transaction rolled back leaves the file as it was",
-          "[spool][wal]") {
+TEST_CASE(
+    "gathered WAL writes: what a rolled-back transaction gathered is out before another "
+    "connection writes",
+    "[spool][wal]") {
+  // The rolled-back frames sit where the next commit's frames go. Were they still gathered when
+  // the scope ended, the writer's next write would put them out over the frames another
+  // connection committed there meanwhile.
   hookd::test::temp_dir dir;
   auto writer = open_db(dir / "r.db");
   writer.exec_or_throw("CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB)", "create");
@@ -104,10 +109,13 @@ TEST_CASE("gathered WAL writes: a transaction rolled back leaves the file as it 
     REQUIRE(writer.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE "
                         "i < 200) INSERT INTO t(b) SELECT randomblob(3000) FROM n") == SQLITE_OK);
     REQUIRE(writer.exec("ROLLBACK") == SQLITE_OK);
-  }  // what was gathered is written out here: frames of no commit, ignored by every reader
+  }
+  auto other = open_db(dir / "r.db");
+  REQUIRE(insert(other, 20, 3000) == SQLITE_OK);  // its frames where the rolled-back ones were
   REQUIRE(insert(writer, 3, 1000) == SQLITE_OK);
   auto reader = open_db(dir / "r.db");
-  CHECK(reader.query_int("SELECT count(*) FROM t") == 13);
+  CHECK(reader.query_int("SELECT count(*) FROM t") == 33);
+  CHECK(reader.query_int("SELECT sum(length(b)) FROM t") == 13 * 1000 + 20 * 3000);
   sqlite::statement check = reader.prepare("PRAGMA integrity_check");
   REQUIRE(check.step() == SQLITE_ROW);
   CHECK(check.text(0) == "ok");
