@@ -32,6 +32,12 @@ class error : public std::runtime_error {
   int code_;
 };
 
+/// Text to bind without a copy (SQLITE_STATIC), for bind_all: the viewed bytes must stay alive
+/// and unchanged until the statement is reset (a statement_use's scope).
+struct unowned {
+  std::string_view text;
+};
+
 /// A prepared statement. Owns its sqlite3_stmt (finalized on destruction).
 class statement {
  public:
@@ -51,6 +57,7 @@ class statement {
   /// Binds text without copying it (SQLITE_STATIC): `value` must stay alive and unchanged until
   /// the statement is reset (a statement_use's scope). For large values on hot paths.
   void bind_unowned(int index, std::string_view value) noexcept;
+  void bind(int index, unowned value) noexcept { bind_unowned(index, value.text); }
   void bind(int index, std::string_view value) noexcept;
   void bind(int index, const std::string& value) noexcept { bind(index, std::string_view(value)); }
   void bind(int index, const char* value) noexcept { bind(index, std::string_view(value)); }
