@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <hookd/core/json_parse.hpp>
 #include <hookd/providers/endpoint.hpp>
 
 #include "crypto.hpp"
@@ -258,8 +259,7 @@ std::optional<rejection> parse_body(std::string_view body, json& out) {
     return rejection{400, "invalid_json",
                      "body is nested deeper than " + std::to_string(max_json_depth) + " levels"};
   }
-  out = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (!out.is_discarded()) return std::nullopt;
+  if (parse_json(body, out)) return std::nullopt;
   // Second pass on the failure path only, to name the byte; the body itself is never echoed.
   error_locator locator;
   json::sax_parse(body.begin(), body.end(), &locator);
