@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <hookd/core/event.hpp>
+#include <hookd/core/json_parse.hpp>
 
 namespace hookd {
 
@@ -86,10 +87,7 @@ constexpr auto replace_invalid = json::error_handler_t::replace;
 /// printable ASCII without quote or backslash, which the serializer copies unchanged (its
 /// UTF-8 decoder costs tens of instructions per byte); only other text goes through it.
 void append_string(std::string& out, std::string_view text) {
-  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-  });
-  if (plain) {
+  if (plain_prefix(text) == text.size()) {
     out += '"';
     out += text;
     out += '"';

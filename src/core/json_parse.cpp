@@ -1,5 +1,6 @@
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -8,6 +9,27 @@
 namespace hookd {
 
 namespace {
+
+constexpr std::uint64_t ones = 0x0101010101010101ULL;
+constexpr std::uint64_t highs = 0x8080808080808080ULL;
+
+/// Whether any byte of `x` is zero (the classic bit trick: exact for "any").
+constexpr bool any_zero_byte(std::uint64_t x) noexcept {
+  return ((x - ones) & ~x & highs) != 0;
+}
+
+/// Whether all eight bytes of `x` are plain (see plain_prefix). A borrow or a carry across
+/// bytes only happens past a byte that is already not plain, so each test is exact for "any".
+constexpr bool all_plain(std::uint64_t x) noexcept {
+  const bool below_space = ((x - ones * 0x20) & ~x & highs) != 0;  // a byte < 0x20
+  const bool del_or_high = (((x + ones) | x) & highs) != 0;        // a byte >= 0x7F
+  return !below_space && !del_or_high && !any_zero_byte(x ^ (ones * '"')) &&
+         !any_zero_byte(x ^ (ones * '\\'));
+}
+
+constexpr bool is_plain(unsigned char c) noexcept {
+  return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
 
 // nlohmann's own limit is none (its parser keeps an explicit stack); this one recurses, so past
 // this depth it hands the text over.
@@ -293,13 +315,10 @@ class fast_parser {
     ++p_;  // '"'
     for (;;) {
       // The run of bytes copied as they are: printable ASCII but the quote and the backslash.
-      const char* run = p_;
-      while (p_ != end_) {
-        const auto c = static_cast<unsigned char>(*p_);
-        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-        ++p_;
-      }
-      out.append(run, p_);
+      const std::size_t run =
+          plain_prefix(std::string_view(p_, static_cast<std::size_t>(end_ - p_)));
+      out.append(p_, run);
+      p_ += run;
       if (p_ == end_) return false;
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
@@ -309,6 +328,9 @@ class fast_parser {
       if (c == '\\') {
         ++p_;
         if (!escape(out)) return false;
+      } else if (c == 0x7F) {  // DEL: allowed as it is
+        out += static_cast<char>(c);
+        ++p_;
       } else if (c >= 0x80) {
         const std::size_t n = utf8_sequence();
         if (n == 0) return false;
@@ -325,6 +347,20 @@ class fast_parser {
 };
 
 }  // namespace
+
+std::size_t plain_prefix(std::string_view text) noexcept {
+  const char* p = text.data();
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, p + i, sizeof word);
+    if (!all_plain(word)) break;
+  }
+  while (i < n && is_plain(static_cast<unsigned char>(p[i])))
+    ++i;
+  return i;
+}
 
 namespace detail {
 

@@ -239,3 +239,35 @@ TEST_CASE("parse_json: random mutations of the documents answer as nlohmann's pa
   CHECK(accepted > texts / 50);
   CHECK(accepted < texts / 2);
 }
+
+TEST_CASE("plain_prefix: the run of bytes a JSON string holds as they are, at any position") {
+  auto reference = [](std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') break;
+      ++i;
+    }
+    return i;
+  };
+  // Every byte value at every offset of a 19-byte text (two 8-byte words and a tail), after
+  // plain bytes and before more plain bytes.
+  for (int b = 0; b < 256; ++b) {
+    for (std::size_t at = 0; at < 19; ++at) {
+      std::string text(19, 'a');
+      text[at] = static_cast<char>(b);
+      INFO("byte " << b << " at " << at);
+      REQUIRE(hookd::plain_prefix(text) == reference(text));
+    }
+  }
+  // Two stray bytes: the first one found, whatever the second.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(1 + rng() % 40, 'x');
+    text[rng() % text.size()] = static_cast<char>(rng() % 256);
+    text[rng() % text.size()] = static_cast<char>(rng() % 256);
+    REQUIRE(hookd::plain_prefix(text) == reference(text));
+  }
+  CHECK(hookd::plain_prefix("") == 0);
+  CHECK(hookd::plain_prefix(std::string(1000, 'p') + "\"") == 1000);
+}

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include <hookd/core/json.hpp>
@@ -19,6 +20,10 @@ namespace hookd {
 /// by construction on every path it does not take, and on the paths it takes a differential test
 /// (tests/core/json_parse_test.cpp) compares both on a corpus and on random mutations of it.
 bool parse_json(std::string_view text, json& out);
+
+/// The length of the longest prefix of `text` that a JSON string holds as it is: printable
+/// ASCII (0x20 to 0x7E) but the quote and the backslash. Eight bytes per step.
+std::size_t plain_prefix(std::string_view text) noexcept;
 
 namespace detail {
 /// parse_json()'s own parser alone: false when it hands the text to nlohmann's (for tests).
