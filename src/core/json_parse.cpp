@@ -1,4 +1,5 @@
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -199,6 +200,9 @@ class fast_parser {
     double v = 0;
     const auto r = std::from_chars(start, p_, v);
     if (r.ec != std::errc{} || r.ptr != p_) return false;  // overflow (rejected) or underflow
+    // nlohmann rejects a number that overflows: never accept one as an infinity, whatever this
+    // standard library's from_chars does with it.
+    if (!std::isfinite(v)) return false;
     out = v;
     return true;
   }

@@ -73,7 +73,7 @@ const std::vector<std::string>& documents() {
           R"(\"quoted\" \\ \/ \b\f\n\r\t" })",
       "{\"name\":\"Société Générale\",\"emoji\":\"😀\",\"cjk\":\"漢字\",\"mixed\":\"a\\u0000b\"}",
       std::string(R"([1, -1, 0, -0, 18446744073709551615, -9223372036854775808, )") +
-          R"(9223372036854775807, 1E5, 1e-5, 2.5E+3, -0.0, 4.9e-324, 1.7976931348623157e308, )" +
+          R"(9223372036854775807, 1E5, 1e-5, 2.5E+3, -0.0, 1e-300, 1.7976931348623157e308, )" +
           R"(0.1, 123456789.123456789])",
       R"({"a":1,"b":{"c":[[],{},[[{}]]]},"a":2,"dup":{"x":1},"dup":[3]})",
       " \t\r\n\"just a string\" \n",
@@ -112,6 +112,34 @@ const std::vector<std::string>& edges() {
       "1e400",
       "-1e400",
       "1e-400",
+      "-1e-400",
+      "4.9e-324",
+      "2.4703282292062327e-324",
+      "2.4703282292062328e-324",
+      "1.7976931348623158e308",
+      "1.7976931348623159e308",
+      "12345678901234567890123.5",
+      "1.00000000000000011102230246251565404236316680908203125",
+      "1.000000000000000111022302462515654042363166809082031251",
+      "0." + std::string(400, '1'),
+      std::string(400, '9') + ".5",
+      "-0e0",
+      "0E-0",
+      "1E+0",
+      "{\"a\":1,\"\\u0061\":2}",
+      "{\"\\ud83d\\ude00\":1,\"a\\u0000b\":2}",
+      "\"\\u00E9\\uD83d\\uDe00\"",
+      "\"\\uD800",
+      "\"\\uD800\\",
+      "\"\\uD800\\u",
+      "\"\\uD800\\u12\"",
+      "\f{}",
+      "\v{}",
+      "\xC2\xA0{}",
+      std::string("\0{}", 3),
+      std::string("{}\0", 3),
+      std::string("{}\0junk", 7),
+      "\"abcdefg\x7Fhijklmno\x7F\\n\\tpqrstuvw\xC3\xA9xyz\"",
       "2.2250738585072011e-308",
       "\"\\u12\"",
       "\"\\uD800\"",
@@ -194,6 +222,38 @@ TEST_CASE("parse_json: edge cases answer as nlohmann's parser does") {
   CHECK_FALSE(hookd::parse_json("1e400", out));             // nlohmann: number overflow
   REQUIRE(hookd::parse_json("\"\\uD83D\\uDE00\"", out));
   CHECK(out.get<std::string>() == "\xF0\x9F\x98\x80");
+}
+
+TEST_CASE("parse_json: nesting to 512 levels takes the fast path, deeper is nlohmann's") {
+  auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  json out;
+  CHECK(hookd::detail::parse_json_fast(nested(512), out));
+  CHECK_FALSE(hookd::detail::parse_json_fast(nested(513), out));
+  REQUIRE(hookd::parse_json(nested(513), out));  // nlohmann has no limit of its own
+  check_against_nlohmann(nested(513));
+}
+
+TEST_CASE("parse_json: an overflowing float is never accepted, by either path") {
+  json out;
+  CHECK_FALSE(hookd::detail::parse_json_fast("1e400", out));
+  CHECK_FALSE(hookd::detail::parse_json_fast("[-1.8e308]", out));
+  CHECK_FALSE(hookd::parse_json("[-1.8e308]", out));
+}
+
+TEST_CASE("parse_json: DEL, escapes and multi-byte characters on either side of 8-byte words") {
+  // Each special piece at every offset 0-15 of a long string of plain bytes.
+  const std::vector<std::string> pieces = {"\x7F", "\\n", "\\u00e9", "\xC3\xA9",
+                                           "\xF0\x9F\x98\x80"};
+  for (const auto& piece : pieces) {
+    for (std::size_t at = 0; at < 16; ++at) {
+      std::string body(24, 'p');
+      body.insert(at, piece);
+      const std::string text = "\"" + body + "\"";
+      json fast;
+      REQUIRE(hookd::detail::parse_json_fast(text, fast));
+      check_against_nlohmann(text);
+    }
+  }
 }
 
 TEST_CASE("parse_json: random mutations of the documents answer as nlohmann's parser does") {
