@@ -8,6 +8,8 @@
 
 #include <sqlite3.h>
 
+#include <hookd/spool/sqlite.hpp>
+
 namespace hookd::spool::wal_gather {
 
 namespace {
@@ -245,6 +247,9 @@ int vfs_open(sqlite3_vfs*, const char* file, sqlite3_file* out, int flags, int* 
 }  // namespace
 
 const char* vfs_name() {
+  // Before sqlite3_vfs_find below initializes SQLite, or its settings could no longer be made
+  // (they were not, from 9153e34 until this call was added: memory statistics stayed on).
+  sqlite::configure();
   static std::once_flag once;
   std::call_once(once, [] {
     base_vfs = sqlite3_vfs_find(nullptr);

@@ -206,6 +206,17 @@ TEST_CASE("an appended event is stored and read back as given", "[spool]") {
   CHECK(jm.text(0) == "wal");
 }
 
+TEST_CASE("SQLite's memory statistics are off in a process that opened a spool", "[spool]") {
+  // They cost a global mutex around every allocation. sqlite3_config can only turn them off
+  // before SQLite initializes: the spool opening its VFS first had made it fail unnoticed. Each
+  // test case runs in a process of its own, so the store below is the first to call SQLite.
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  store s(make_options(dir, clock));
+  CHECK(append_wait(s, make("altoviz", "1", {"audit"})) == append_status::accepted);
+  CHECK(sqlite3_memory_used() == 0);  // nothing counted
+}
+
 TEST_CASE("a record with invalid UTF-8 is stored as valid JSON", "[spool]") {
   hookd::test::temp_dir dir;
   test_clock clock;

@@ -32,6 +32,11 @@ class error : public std::runtime_error {
   int code_;
 };
 
+/// Process-wide settings (SQLite's memory statistics off), made once. Must come before any
+/// other call into SQLite, which initializes it (sqlite3_vfs_find does): connection::open and
+/// the spool's VFS registration call it first.
+void configure() noexcept;
+
 /// Text to bind without a copy (SQLITE_STATIC), for bind_all: the viewed bytes must stay alive
 /// and unchanged until the statement is reset (a statement_use's scope).
 struct unowned {
