@@ -210,31 +210,22 @@ claim_result store::claim(const claim_request& req) noexcept {
 int settle_in(sqlite::connection& c, std::int64_t claim_token, std::int64_t delivery_id,
               const outcome& o, std::int64_t now_ms, settle_status& status) {
   status = settle_status::unavailable;
-  std::int64_t attempts = 0;
-  std::int64_t started = now_ms;
+  const bool ok = o.state == delivery_state::done;
   {
-    sqlite::statement_use sel(
-        c.cached("SELECT attempts, claimed_at FROM deliveries WHERE id = ?1 AND claim = ?2"));
-    if (!sel) return c.extended_errcode();
-    sel->bind_all(delivery_id, claim_token);
-    const int rc = sel->step();
-    if (rc == SQLITE_DONE) {
+    // The attempt's row, numbered and timed from the delivery's row, which must still hold
+    // this process's claim: one statement reads and writes (no row: not claimed by us).
+    sqlite::statement_use ins(
+        c.cached("INSERT INTO attempts(delivery_id, number, started_at, finished_at, ok, error) "
+                 "SELECT id, attempts + 1, coalesce(claimed_at, ?3), ?3, ?4, ?5 "
+                 "FROM deliveries WHERE id = ?1 AND claim = ?2"));
+    if (!ins) return c.extended_errcode();
+    ins->bind_all(delivery_id, claim_token, now_ms, std::int64_t{ok ? 1 : 0},
+                  sqlite::unowned{ok ? std::string_view() : std::string_view(o.error)});
+    if (const int rc = ins->step(); rc != SQLITE_DONE) return rc;
+    if (c.changes() == 0) {
       status = settle_status::not_claimed;
       return SQLITE_OK;
     }
-    if (rc != SQLITE_ROW) return rc;
-    attempts = sel->int64(0);
-    if (!sel->is_null(1)) started = sel->int64(1);
-  }
-  const bool ok = o.state == delivery_state::done;
-  {
-    sqlite::statement_use ins(
-        c.cached("INSERT INTO attempts(delivery_id, number, started_at, finished_at, ok, error) "
-                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
-    if (!ins) return c.extended_errcode();
-    ins->bind_all(delivery_id, attempts + 1, started, now_ms, std::int64_t{ok ? 1 : 0},
-                  ok ? std::string_view() : std::string_view(o.error));
-    if (const int rc = ins->step(); rc != SQLITE_DONE) return rc;
   }
   {
     sqlite::statement_use upd(
@@ -243,8 +234,8 @@ int settle_in(sqlite::connection& c, std::int64_t claim_token, std::int64_t deli
                  "claim = NULL, claimed_at = NULL, updated_at = ?5 WHERE id = ?1"));
     if (!upd) return c.extended_errcode();
     const std::int64_t next = o.state == delivery_state::pending ? to_ms(o.retry_at) : now_ms;
-    upd->bind_all(delivery_id, to_string(o.state), next,
-                  ok ? std::string_view() : std::string_view(o.error), now_ms);
+    upd->bind_all(delivery_id, sqlite::unowned{to_string(o.state)}, next,
+                  sqlite::unowned{ok ? std::string_view() : std::string_view(o.error)}, now_ms);
     if (const int rc = upd->step(); rc != SQLITE_DONE) return rc;
   }
   status = settle_status::settled;
