@@ -61,7 +61,8 @@ struct options {
   double seconds = 10;
   std::size_t body_size = 1024;
   std::string id_prefix = "lg";
-  std::string acked_file;  // ids answered 2xx, one per line
+  bool random_ids = false;  // <prefix>-<16 hex digits> in no order, as providers' ids are
+  std::string acked_file;   // ids answered 2xx, one per line
   bool json = false;
   unsigned idle = 0;  // idle mode: connections to open and hold
   double hold = 10;   // idle mode: seconds to hold them
@@ -73,7 +74,7 @@ struct options {
   std::fputs(
       "usage: hookd-loadgen [--host H] [--port P] [--endpoint NAME] [--secret S]\n"
       "                     [--connections N] [--requests N | --seconds S] [--body-size BYTES]\n"
-      "                     [--threads T] [--id-prefix P] [--acked FILE] [--json]\n"
+      "                     [--threads T] [--id-prefix P] [--random-ids] [--acked FILE] [--json]\n"
       "       hookd-loadgen --idle N [--hold S] [--no-idle-request] [--host H] [--port P] ...\n"
       "Sends Altoviz-shaped events with unique ids (<id-prefix>-<n>), each signed with\n"
       "HMAC-SHA256 in X-SIGNATURE, over N keep-alive connections, one request in flight each,\n"
@@ -83,6 +84,8 @@ struct options {
       "errors are counted and retried (reconnect) until the run ends. Prints one summary line\n"
       "(--json: one JSON object): requests/s of 2xx answers, p50, p99, p99.9 latency of every\n"
       "answered request, non-2xx answers and connection errors.\n"
+      "--random-ids: ids <id-prefix>-<16 hex digits>, unique but in no order (a bijective mix of\n"
+      "n), as providers' UUIDs are, instead of <id-prefix>-<n> in order.\n"
       "--idle N opens N connections, sends one signed request on each (not with\n"
       "--no-idle-request), prints \"open N ok M\", holds them --hold seconds (default 10), then\n"
       "prints how many the server kept open.\n",
@@ -119,6 +122,8 @@ options parse(int argc, char** argv) {
         o.threads = static_cast<unsigned>(std::stoul(value()));
       else if (a == "--id-prefix")
         o.id_prefix = value();
+      else if (a == "--random-ids")
+        o.random_ids = true;
       else if (a == "--acked")
         o.acked_file = value();
       else if (a == "--json")
@@ -143,6 +148,15 @@ options parse(int argc, char** argv) {
 
 using clock_type = std::chrono::steady_clock;
 
+/// SplitMix64's finalizer: a bijection of 64-bit values (so distinct n give distinct ids), whose
+/// outputs follow no order.
+constexpr std::uint64_t mix(std::uint64_t x) noexcept {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27U)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31U);
+}
+
 /// Builds the requests of one connection into buffers reused from one request to the next, so the
 /// generator spends as little CPU as it can (it shares the machine with the server it measures).
 class request_builder {
@@ -152,7 +166,11 @@ class request_builder {
   /// The request for event number `n`; valid until the next call.
   const std::string& build(std::uint64_t n) {
     id_.clear();
-    fmt::format_to(std::back_inserter(id_), "{}-{}", opt_.id_prefix, n);
+    if (opt_.random_ids) {
+      fmt::format_to(std::back_inserter(id_), "{}-{:016x}", opt_.id_prefix, mix(n));
+    } else {
+      fmt::format_to(std::back_inserter(id_), "{}-{}", opt_.id_prefix, n);
+    }
     body_.clear();
     fmt::format_to(
         std::back_inserter(body_),
