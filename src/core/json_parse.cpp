@@ -93,30 +93,21 @@ class fast_parser {
     }
   }
 
-  bool object(json& out, int depth) {
-    if (depth > max_depth) return false;
-    ++p_;  // '{'
-    out = json::object();
-    auto& members = out.get_ref<json::object_t&>();
+  /// The members or items after an opening '{' or '[' (at p_) up to `close`, each read by
+  /// `element` (false: give up), separated by commas, with whitespace around them.
+  template <class Element>
+  bool sequence(char close, Element&& element) {
+    ++p_;  // the opening bracket
     skip_whitespace();
-    if (p_ != end_ && *p_ == '}') {
+    if (p_ != end_ && *p_ == close) {
       ++p_;
       return true;
     }
     for (;;) {
-      if (p_ == end_ || *p_ != '"') return false;
-      std::string key;
-      if (!string(key)) return false;
-      skip_whitespace();
-      if (p_ == end_ || *p_ != ':') return false;
-      ++p_;
-      skip_whitespace();
-      // A repeated key keeps its first place and takes the last value, as nlohmann's parser
-      // does (operator[] of the ordered map).
-      if (!value(members[key], depth)) return false;
+      if (!element()) return false;
       skip_whitespace();
       if (p_ == end_) return false;
-      if (*p_ == '}') {
+      if (*p_ == close) {
         ++p_;
         return true;
       }
@@ -126,29 +117,32 @@ class fast_parser {
     }
   }
 
+  bool object(json& out, int depth) {
+    if (depth > max_depth) return false;
+    out = json::object();
+    auto& members = out.get_ref<json::object_t&>();
+    return sequence('}', [&] {
+      if (p_ == end_ || *p_ != '"') return false;
+      std::string key;
+      if (!string(key)) return false;
+      skip_whitespace();
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      skip_whitespace();
+      // A repeated key keeps its first place and takes the last value, as nlohmann's parser
+      // does (operator[] of the ordered map).
+      return value(members[key], depth);
+    });
+  }
+
   bool array(json& out, int depth) {
     if (depth > max_depth) return false;
-    ++p_;  // '['
     out = json::array();
     auto& items = out.get_ref<json::array_t&>();
-    skip_whitespace();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
-    for (;;) {
+    return sequence(']', [&] {
       items.emplace_back();
-      if (!value(items.back(), depth)) return false;
-      skip_whitespace();
-      if (p_ == end_) return false;
-      if (*p_ == ']') {
-        ++p_;
-        return true;
-      }
-      if (*p_ != ',') return false;
-      ++p_;
-      skip_whitespace();
-    }
+      return value(items.back(), depth);
+    });
   }
 
   static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }

@@ -29,9 +29,9 @@ void statement::bind(int index, std::string_view value) noexcept {
   sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
-void statement::bind_unowned(int index, std::string_view value) noexcept {
-  const char* text = value.data() != nullptr ? value.data() : "";
-  sqlite3_bind_text64(stmt_, index, text, value.size(), SQLITE_STATIC, SQLITE_UTF8);
+void statement::bind(int index, unowned value) noexcept {
+  const char* text = value.text.data() != nullptr ? value.text.data() : "";
+  sqlite3_bind_text64(stmt_, index, text, value.text.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 
 void statement::bind(int index, const std::optional<std::string>& value) noexcept {

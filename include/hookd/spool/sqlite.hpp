@@ -57,12 +57,11 @@ class statement {
   sqlite3_stmt* get() const noexcept { return stmt_; }
   explicit operator bool() const noexcept { return stmt_ != nullptr; }
 
-  /// Parameters are 1-based, as in SQLite. Text is copied (SQLITE_TRANSIENT).
+  /// Parameters are 1-based, as in SQLite. Text is copied (SQLITE_TRANSIENT), but `unowned`.
   void bind(int index, std::int64_t value) noexcept;
-  /// Binds text without copying it (SQLITE_STATIC): `value` must stay alive and unchanged until
-  /// the statement is reset (a statement_use's scope). For large values on hot paths.
-  void bind_unowned(int index, std::string_view value) noexcept;
-  void bind(int index, unowned value) noexcept { bind_unowned(index, value.text); }
+  /// Binds text without copying it (SQLITE_STATIC): it must stay alive and unchanged until the
+  /// statement is reset (a statement_use's scope). For values on hot paths.
+  void bind(int index, unowned value) noexcept;
   void bind(int index, std::string_view value) noexcept;
   void bind(int index, const std::string& value) noexcept { bind(index, std::string_view(value)); }
   void bind(int index, const char* value) noexcept { bind(index, std::string_view(value)); }
