@@ -174,8 +174,18 @@ spool_stats store::stats() {
   if (tx.begin_rc() != SQLITE_OK) fail(c, tx.begin_rc(), "stats");
   spool_stats out;
   {
-    sqlite::statement_use s(&must(
-        c, "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM dedup_keys)", "stats"));
+    // The keys remembered now: those of events stored that arrived within the window (each its
+    // own key), and those kept in dedup_keys (purged events; from schema 4, also stored ones:
+    // not counted twice).
+    sqlite::statement_use s(
+        &must(c,
+              "SELECT (SELECT COUNT(*) FROM events), "
+              "(SELECT COUNT(*) FROM events WHERE received_at >= ?1) + "
+              "(SELECT COUNT(*) FROM dedup_keys k WHERE first_seen >= ?1 AND NOT EXISTS (SELECT 1 "
+              "FROM events e WHERE e.event_id = k.event_id AND e.endpoint = k.endpoint "
+              "AND e.received_at >= ?1))",
+              "stats"));
+    s->bind(1, to_ms(m.now()) - m.opts.dedup_window.count());
     if (s->step() != SQLITE_ROW) fail(c, c.extended_errcode(), "stats");
     out.events = static_cast<std::size_t>(s->int64(0));
     out.dedup_keys = static_cast<std::size_t>(s->int64(1));
@@ -222,6 +232,18 @@ purge_result store::impl::maintain_impl() {
   purge_result out;
   out.complete = false;
 
+  auto keep_key = [&](const std::string& endpoint, const std::string& event_id,
+                      std::int64_t received_at) {
+    sqlite::statement_use k(
+        &must(c,
+              "INSERT INTO dedup_keys(endpoint, event_id, first_seen) VALUES(?1, ?2, ?3) "
+              "ON CONFLICT(endpoint, event_id) DO UPDATE SET "
+              "first_seen = max(first_seen, excluded.first_seen)",
+              "purge"));
+    k->bind_all(endpoint, event_id, received_at);
+    if (const int rc = k->step(); rc != SQLITE_DONE) fail(c, rc, "purge");
+  };
+
   // An event goes only when every delivery is done and nothing about it changed within the
   // retention (so an event delivered late is still kept that long); pending or dead: never.
   // The sweep reads without the write lock, from where the last batch stopped, and deletes what
@@ -258,11 +280,19 @@ purge_result store::impl::maintain_impl() {
         sqlite::statement_use s(&must(c,
                                       "DELETE FROM events WHERE seq = ?1 AND NOT EXISTS "
                                       "(SELECT 1 FROM deliveries d WHERE d.event_seq = ?1 "
-                                      "AND (d.state <> 'done' OR d.updated_at >= ?2))",
+                                      "AND (d.state <> 'done' OR d.updated_at >= ?2)) "
+                                      "RETURNING endpoint, event_id, received_at",
                                       "purge"));
         s->bind_all(seq, keep_events_after);
-        if (const int rc = s->step(); rc != SQLITE_DONE) fail(c, rc, "purge");
-        out.events += static_cast<std::size_t>(c.changes());
+        int rc = s->step();
+        if (rc == SQLITE_ROW) {
+          ++out.events;
+          // A stored event is its own dedup key (schema_v5); one purged within the window
+          // leaves its key behind, so a provider's late retry is still a duplicate.
+          if (s->int64(2) >= keep_keys_after) keep_key(s->text(0), s->text(1), s->int64(2));
+          rc = s->step();
+        }
+        if (rc != SQLITE_DONE) fail(c, rc, "purge");
       }
       if (const int rc = tx.commit(); rc != SQLITE_OK) fail(c, rc, "purge: commit");
     }

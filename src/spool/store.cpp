@@ -32,7 +32,8 @@ constexpr unsigned max_settle_tries = 5;
 // Version 1. Times are integer milliseconds since the Unix epoch.
 // - events: one row per accepted event; `seq` is the arrival order. Not unique on
 //   (endpoint, event_id): dedup_keys is, and a key may expire while its event is still kept.
-// - dedup_keys: kept for the dedup window even after the event is purged.
+// - dedup_keys: kept for the dedup window even after the event is purged. (Since version 5
+//   only for purged events: a stored event is its own key, see schema_v5.)
 // - deliveries: one per (event, handler); `claim` is the claiming process's token (NULL: free);
 //   `attempts` counts every attempt, `round_attempts` those since the last replay.
 // - attempts: the history, one row per finished attempt.
@@ -120,6 +121,20 @@ constexpr const char* schema_v4 = R"sql(
 DROP INDEX deliveries_due;
 )sql";
 
+// Version 5: an event is its own dedup key while it is stored. Version 4 kept each event's
+// (endpoint, id) twice, in events_by_event_id (for lookups by id) and as a row of dedup_keys
+// (its table, its unique index, dedup_keys_by_age): four B-trees written per event, two of them
+// ordered by the provider's id. Providers' ids are random (UUIDs): each event then dirtied a
+// page of its own in both id-ordered B-trees, and every such page is a 4 KiB WAL frame written
+// and synced at the commit, then written again by the checkpoint. Now events_by_key orders the
+// events by (id, endpoint, arrival), which serves both the dedup check and lookups by id, and
+// dedup_keys only keeps the keys of events purged within the dedup window (written by the
+// purge, not by arrivals). Keys of version 4 stay as they are: they expire by age as before.
+constexpr const char* schema_v5 = R"sql(
+CREATE INDEX events_by_key ON events(event_id, endpoint, received_at);
+DROP INDEX events_by_event_id;
+)sql";
+
 struct migration {
   int version;  ///< user_version after applying it
   const char* sql;
@@ -127,10 +142,7 @@ struct migration {
 
 // Applied in order, all pending ones in one transaction. Append, never edit a shipped entry.
 constexpr migration migrations[] = {
-    {1, schema_v1},
-    {2, schema_v2},
-    {3, schema_v3},
-    {4, schema_v4},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 static_assert(std::size(migrations) > 0 &&
               migrations[std::size(migrations) - 1].version == schema_version);
@@ -150,6 +162,10 @@ void migrate(sqlite::connection& c) {
                                           "): run a newer hookd, or use another spool.path");
   }
   if (*current == schema_version) return;  // the transaction only read
+  if (*current > 0) {
+    // Migrations build indexes over what the file holds: long on a large spool, so say it.
+    spdlog::info("{}: migrating from schema version {} to {}", where, *current, schema_version);
+  }
   for (const auto& m : migrations) {
     if (m.version <= *current) continue;
     c.exec_or_throw(m.sql, "migrating to schema version " + std::to_string(m.version));
@@ -672,15 +688,20 @@ int store::impl::append_one(const record& r, std::int64_t now_ms, append_status&
   append_status status = append_status::unavailable;
   const int batch_rc = run_item(
       [&]() -> int {
-        sqlite::statement_use key(
-            writer.cached("INSERT OR IGNORE INTO dedup_keys(endpoint, event_id, first_seen) "
-                          "VALUES(?1, ?2, ?3)"));
-        if (!key) return writer.extended_errcode();
+        // Seen within the dedup window: an event stored with this key that arrived within it
+        // (events_by_key, no table read), or the kept key of one purged since (schema_v5).
+        // Only this thread inserts events, inside this transaction: no other can come between.
+        sqlite::statement_use seen(writer.cached(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND endpoint = ?2 "
+            "AND received_at >= ?3) OR EXISTS (SELECT 1 FROM dedup_keys WHERE endpoint = ?2 "
+            "AND event_id = ?1 AND first_seen >= ?3)"));
+        if (!seen) return writer.extended_errcode();
         // `r` outlives each statement's use: its text is bound without a copy (a malloc each).
         using sqlite::unowned;
-        key->bind_all(unowned{r.endpoint}, unowned{r.event_id}, now_ms);
-        if (const int rc = key->step(); rc != SQLITE_DONE) return rc;
-        if (writer.changes() == 0) {
+        seen->bind_all(unowned{r.event_id}, unowned{r.endpoint},
+                       now_ms - opts.dedup_window.count());
+        if (const int rc = seen->step(); rc != SQLITE_ROW) return rc;
+        if (seen->int64(0) != 0) {
           status = append_status::duplicate;
           return SQLITE_OK;
         }

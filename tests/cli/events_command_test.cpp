@@ -64,6 +64,7 @@ hookd::spool::append_status append(hookd::spool::store& s, const std::string& id
   ev.endpoint = endpoint;
   ev.source = "hookd/" + endpoint;
   ev.type = type;
+  ev.time = std::chrono::system_clock::now();  // within the dedup window, as a live event is
   auto p = std::make_shared<std::promise<hookd::spool::append_status>>();
   auto f = p->get_future();
   s.append(hookd::spool::make_record(ev, std::move(handlers)),

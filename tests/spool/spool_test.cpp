@@ -245,6 +245,14 @@ TEST_CASE("the same endpoint and id is a duplicate, another endpoint is not", "[
   const auto st = s.stats();
   CHECK(st.events == 3);
   CHECK(st.dedup_keys == 3);
+  {
+    // Each stored event is its own key (events_by_key): an arrival writes no dedup_keys row and
+    // no second index on the event id (schema_v5).
+    auto conn = raw(opts.path);
+    CHECK(conn.query_int("SELECT COUNT(*) FROM dedup_keys") == 0);
+    CHECK(conn.query_int("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+                         "tbl_name = 'events' AND sql LIKE '%event_id%'") == 1);
+  }
   REQUIRE(st.handlers.size() == 1);
   CHECK(st.handlers[0].pending == 3);  // the duplicate created no delivery
   const auto w = s.stats_writer();
@@ -1016,11 +1024,27 @@ TEST_CASE("purge keeps pending and dead events and dedup keys within the window"
   // The key outlives the event: a provider's late retry is still a duplicate.
   CHECK(append_wait(s, make("a", "done1")) == append_status::duplicate);
 
+  // Kept keys: only those of the purged events. The other events are their own keys.
+  CHECK(s.stats().dedup_keys == 6);
+  {
+    auto conn = raw(opts.path);
+    CHECK(conn.query_int("SELECT COUNT(*) FROM dedup_keys") == 3);
+  }
+
   clock.advance(1h);
+  CHECK(s.stats().dedup_keys == 0);
+  // The stored events' keys expired with the window, as the kept ones did.
+  auto again = make("a", "retry");
+  again.received = clock.now();
+  CHECK(append_wait(s, again) == append_status::accepted);
   auto later = s.maintain();
-  CHECK(later.dedup_keys == 6);
-  CHECK(append_wait(s, make("a", "done1")) == append_status::accepted);
-  CHECK(s.stats().dedup_keys == 1);
+  CHECK(later.dedup_keys == 3);
+  again = make("a", "done1");
+  again.received = clock.now();
+  CHECK(append_wait(s, again) == append_status::accepted);
+  CHECK(append_wait(s, again) == append_status::duplicate);
+  CHECK(s.stats().dedup_keys == 2);
+  CHECK(s.show("retry").size() == 2);  // the old one, kept (a retry pending), and the new one
   CHECK(integrity(opts.path) == "ok");
 }
 
@@ -1099,7 +1123,7 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
   store s(opts);
   {
     auto c = raw(opts.path);
-    CHECK(c.query_int("PRAGMA user_version") == 4);
+    CHECK(c.query_int("PRAGMA user_version") == 5);
     auto index_exists = [&c](const char* name) {
       auto q = c.prepare(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
                                      "AND name = '") +
@@ -1112,6 +1136,8 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
     CHECK(index_exists("deliveries_dead"));
     CHECK_FALSE(index_exists("deliveries_by_state"));
     CHECK_FALSE(index_exists("deliveries_due"));  // version 4
+    CHECK(index_exists("events_by_key"));         // version 5
+    CHECK_FALSE(index_exists("events_by_event_id"));
     // hookd's connections skip the state's CHECK; other writers still meet it.
     CHECK(c.exec("UPDATE deliveries SET state = 'bogus' WHERE id = 1") == SQLITE_CONSTRAINT_CHECK);
     CHECK(c.query_int("SELECT COUNT(*) FROM events") == 3);
@@ -1142,6 +1168,10 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
   // Dead deliveries replay; the dedup keys still hold; new events come after the old ones.
   CHECK(s.replay_dead() == 3);
   CHECK(append_wait(s, make("altoviz", "v1-1")) == append_status::duplicate);
+  // Schema 1's keys stay until they expire; without one, the stored event is its own key.
+  REQUIRE(raw(opts.path).exec("DELETE FROM dedup_keys WHERE event_id = 'v1-2'") == SQLITE_OK);
+  CHECK(append_wait(s, make("altoviz", "v1-2")) == append_status::duplicate);
+  CHECK(s.stats().dedup_keys == 3);  // not counted twice
   REQUIRE(append_wait(s, make("altoviz", "v2-0", {"hopeless"})) == append_status::accepted);
   auto hopeless = s.claim(req(10, "hopeless"));
   REQUIRE(hopeless.deliveries.size() == 4);

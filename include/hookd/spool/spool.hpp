@@ -52,7 +52,7 @@ using time_point = std::chrono::system_clock::time_point;
 using clock_fn = std::function<time_point()>;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-inline constexpr int schema_version = 4;
+inline constexpr int schema_version = 5;
 
 enum class role {
   daemon,  ///< creates the file, takes the process lock, releases stale claims, runs the writer
@@ -242,6 +242,8 @@ struct handler_stats {
 
 struct spool_stats {
   std::size_t events = 0;
+  /// (endpoint, event id) keys within the dedup window now: those of the events stored that
+  /// arrived within it, and those kept for events purged since.
   std::size_t dedup_keys = 0;
   std::vector<handler_stats> handlers;  ///< sorted by name
   std::optional<time_point> oldest_pending;
@@ -256,7 +258,7 @@ struct backlog_info {
 
 struct purge_result {
   std::size_t events = 0;      ///< events removed (with their deliveries and attempts)
-  std::size_t dedup_keys = 0;  ///< keys older than the dedup window removed
+  std::size_t dedup_keys = 0;  ///< keys of purged events removed, past the dedup window
   bool complete = true;        ///< false: the per-run bound was reached, the next run goes on
 };
 
@@ -347,7 +349,8 @@ class store {
   std::vector<event_detail> show(const std::string& key);
   spool_stats stats();
 
-  /// Removes done events past the retention and dedup keys past the window (in batches of
+  /// Removes done events past the retention (keeping the dedup key of those that arrived
+  /// within the dedup window) and kept dedup keys past the window (in batches of
   /// purge_batch rows, at most purge_batches_per_run batches), then checkpoints the WAL
   /// (PASSIVE). Events are examined in order of arrival from where the previous run stopped:
   /// those kept (pending, dead, delivered within the retention) are passed over until the sweep
