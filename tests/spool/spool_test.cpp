@@ -1048,6 +1048,39 @@ TEST_CASE("purge keeps pending and dead events and dedup keys within the window"
   CHECK(integrity(opts.path) == "ok");
 }
 
+TEST_CASE("an event purged after the dedup window leaves no key behind", "[spool][retention]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  opts.retention = 1h;
+  opts.dedup_window = 30min;
+  store s(opts);
+  REQUIRE(append_wait(s, make("a", "old")) == append_status::accepted);
+  REQUIRE(append_wait(s, make("a", "kept", {})) == append_status::accepted);  // no delivery
+  auto c = s.claim(req(10));
+  REQUIRE(c.deliveries.size() == 1);
+  REQUIRE(s.settle(c.deliveries[0].delivery_id, outcome::done()) == settle_status::settled);
+  clock.advance(31min);
+  // Past the window, the stored events no longer count as keys: a repeat is a new event.
+  auto again = make("a", "kept", {});
+  again.received = clock.now();
+  CHECK(append_wait(s, again) == append_status::accepted);
+  clock.advance(30min + 1s);
+  const auto r = s.maintain();
+  CHECK(r.events == 2);  // "old" and the first "kept"; the second is within the retention
+  CHECK(r.dedup_keys == 0);
+  CHECK(raw(opts.path).query_int("SELECT COUNT(*) FROM dedup_keys") == 0);
+  CHECK(s.stats().dedup_keys == 0);  // the second "kept" arrived just over 30 min ago
+  const auto left = s.show("kept");
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].summary.received == again.received);
+  again = make("a", "old");
+  again.received = clock.now();
+  CHECK(append_wait(s, again) == append_status::accepted);
+  CHECK(append_wait(s, again) == append_status::duplicate);
+  CHECK(integrity(opts.path) == "ok");
+}
+
 TEST_CASE("a purge run reads a bounded number of events and goes on where the last one stopped",
           "[spool][retention]") {
   hookd::test::temp_dir dir;
