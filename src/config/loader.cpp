@@ -188,7 +188,12 @@ void read_spool(const node& n, const std::string& path, spool_config& out, diagn
   optional_key(r, "path", out.path, [&diag](const node& v, const std::string& p) {
     return detail::read_name(v, p, diag);
   });
-  optional_key(r, "dedup_window", out.dedup_window, time);
+  // At least a minute: an event is its own dedup key from its arrival (the io thread's clock),
+  // so a window shorter than a request's wait for the spool's writer would let two copies
+  // through together; providers retry after seconds at the earliest.
+  optional_key(r, "dedup_window", out.dedup_window, [&diag](const node& v, const std::string& p) {
+    return detail::read_duration(v, p, diag, 1min);
+  });
   optional_key(r, "retention", out.retention, time);
   optional_key(r, "max_backlog", out.max_backlog, [&diag](const node& v, const std::string& p) {
     return detail::read_count(v, p, diag, 1, max_unsigned);

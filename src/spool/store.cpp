@@ -32,6 +32,7 @@ constexpr unsigned max_settle_tries = 5;
 // Version 1. Times are integer milliseconds since the Unix epoch.
 // - events: one row per accepted event; `seq` is the arrival order. Not unique on
 //   (endpoint, event_id): dedup_keys is, and a key may expire while its event is still kept.
+//   (Version 5: the events are the keys, see schema_v5.)
 // - dedup_keys: kept for the dedup window even after the event is purged. (Since version 5
 //   only for purged events: a stored event is its own key, see schema_v5.)
 // - deliveries: one per (event, handler); `claim` is the claiming process's token (NULL: free);

@@ -76,6 +76,10 @@ TEST_CASE("invalid: bad duration", "[config][invalid]") {
              StartsWith("hookd.yaml: server.idle_timeout: expected a duration such as 500ms"));
   CHECK(only_problem("server:\n  request_timeout: 0s\n") ==
         "hookd.yaml: server.request_timeout: must be at least 1ms");
+  // An event is its own dedup key from its arrival: a window shorter than a request's wait for
+  // the writer would let two copies through together.
+  CHECK(only_problem("spool:\n  dedup_window: 59s\n") ==
+        "hookd.yaml: spool.dedup_window: must be at least 1m");
 }
 
 TEST_CASE("invalid: bad size", "[config][invalid]") {

@@ -579,7 +579,9 @@ TEST_CASE("an event that fails on its own fails alone; the rest of its batch is 
   s.append(make("a", "first"), [](append_status) {});
   REQUIRE(eventually([&] { return s.stats_writer().queued == 0; }));
   std::vector<std::future<append_status>> answers;
-  for (const char* id : {"a1", "bad", "a2"}) {
+  // "a1" twice: the batch runs again item by item (savepoints), and the second copy still
+  // finds the first, inserted earlier in the same transaction.
+  for (const char* id : {"a1", "bad", "a2", "a1"}) {
     auto p = std::make_shared<std::promise<append_status>>();
     answers.push_back(p->get_future());
     s.append(make("a", id), [p](append_status st) { p->set_value(st); });
@@ -591,6 +593,7 @@ TEST_CASE("an event that fails on its own fails alone; the rest of its batch is 
   CHECK(answers[0].get() == append_status::accepted);
   CHECK(answers[1].get() == append_status::unavailable);
   CHECK(answers[2].get() == append_status::accepted);
+  CHECK(answers[3].get() == append_status::duplicate);
   CHECK(wait(outcome_done) == settle_status::settled);
   CHECK(s.show("a1").size() == 1);
   CHECK(s.show("bad").empty());
@@ -1079,6 +1082,45 @@ TEST_CASE("an event purged after the dedup window leaves no key behind", "[spool
   CHECK(append_wait(s, again) == append_status::accepted);
   CHECK(append_wait(s, again) == append_status::duplicate);
   CHECK(integrity(opts.path) == "ok");
+}
+
+TEST_CASE(
+    "the key of an event purged within the window outlives a restart, and keeps its latest time",
+    "[spool][retention]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  opts.retention = 1h;
+  opts.dedup_window = 2h;
+  const auto ms = [](time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  auto first = make("a", "x");
+  first.received = clock.now();
+  {
+    store s(opts);
+    REQUIRE(append_wait(s, first) == append_status::accepted);
+    auto c = s.claim(req(1));
+    REQUIRE(c.deliveries.size() == 1);
+    REQUIRE(s.settle(c.deliveries[0].delivery_id, outcome::done()) == settle_status::settled);
+    // A key kept from before schema 5 for the same pair, seen later than the event arrived
+    // (its time was the writer's): the purge keeps the later of the two.
+    const auto sql =
+        "INSERT INTO dedup_keys VALUES('a', 'x', " + std::to_string(ms(clock.now()) + 5) + ")";
+    REQUIRE(raw(opts.path).exec(sql.c_str()) == SQLITE_OK);
+    clock.advance(1h + 1s);
+    CHECK(s.maintain().events == 1);
+  }
+  CHECK(raw(opts.path).query_int("SELECT first_seen FROM dedup_keys WHERE event_id = 'x'") ==
+        ms(first.received) + 5);
+  store s(opts);
+  CHECK(s.show("x").empty());
+  auto again = make("a", "x");
+  again.received = clock.now();
+  CHECK(append_wait(s, again) == append_status::duplicate);
+  clock.advance(1h);
+  again.received = clock.now();
+  CHECK(append_wait(s, again) == append_status::accepted);
 }
 
 TEST_CASE("a purge run reads a bounded number of events and goes on where the last one stopped",

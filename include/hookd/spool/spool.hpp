@@ -39,8 +39,11 @@
 /// next_due_time() at a bounded interval (e.g. 1 s), so a replay is picked up without restart.
 ///
 /// Time: every time stored or compared comes from options::clock (system_clock by default),
-/// so tests move time without sleeping. Times are stored as integer milliseconds since the
-/// Unix epoch.
+/// so tests move time without sleeping, except an event's arrival: record::received, stamped
+/// by the caller, which must use the same clock (the daemon's io threads stamp system_clock at
+/// the request's receipt, before it is queued). The dedup window counts from it: a record
+/// stamped earlier than now - dedup_window is no key at all. Times are stored as integer
+/// milliseconds since the Unix epoch.
 ///
 /// Errors: the constructor throws std::runtime_error (sqlite::error) with the file name and
 /// SQLite's message. append/claim/settle/release/next_due_time never throw: they report
@@ -76,8 +79,10 @@ struct options {
   /// Client role only: open with SQLITE_OPEN_READONLY (list, show, stats), so a user who may
   /// only read the file can inspect it; replay() then fails.
   bool read_only = false;
-  duration dedup_window = std::chrono::hours(24 * 7);  ///< (endpoint, id) keys kept this long
-  duration retention = std::chrono::hours(24 * 7);     ///< done events kept this long
+  /// (endpoint, id) keys kept this long from the event's arrival. Longer than any wait in the
+  /// writer's queue (the config asks at least a minute), or two copies in one batch both pass.
+  duration dedup_window = std::chrono::hours(24 * 7);
+  duration retention = std::chrono::hours(24 * 7);  ///< done events kept this long
   std::size_t max_backlog = 10000;  ///< appends waiting for the writer; beyond: unavailable
   std::size_t max_batch = 1000;     ///< appends committed in one transaction at most
   duration busy_timeout = std::chrono::seconds(5);  ///< waiting for SQLite's write lock
