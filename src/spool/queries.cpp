@@ -185,7 +185,7 @@ spool_stats store::stats() {
               "FROM events e WHERE e.event_id = k.event_id AND e.endpoint = k.endpoint "
               "AND e.received_at >= ?1))",
               "stats"));
-    s->bind(1, to_ms(m.now()) - m.opts.dedup_window.count());
+    s->bind(1, m.keys_since(to_ms(m.now())));
     if (s->step() != SQLITE_ROW) fail(c, c.extended_errcode(), "stats");
     out.events = static_cast<std::size_t>(s->int64(0));
     out.dedup_keys = static_cast<std::size_t>(s->int64(1));
@@ -227,7 +227,7 @@ purge_result store::impl::maintain_impl() {
   auto& c = maint;
   const std::int64_t now_ms = to_ms(now());
   const std::int64_t keep_events_after = now_ms - opts.retention.count();
-  const std::int64_t keep_keys_after = now_ms - opts.dedup_window.count();
+  const std::int64_t keep_keys_after = keys_since(now_ms);
   const auto batch = static_cast<std::int64_t>(opts.purge_batch);
   purge_result out;
   out.complete = false;

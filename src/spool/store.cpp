@@ -32,9 +32,8 @@ constexpr unsigned max_settle_tries = 5;
 // Version 1. Times are integer milliseconds since the Unix epoch.
 // - events: one row per accepted event; `seq` is the arrival order. Not unique on
 //   (endpoint, event_id): dedup_keys is, and a key may expire while its event is still kept.
-//   (Version 5: the events are the keys, see schema_v5.)
-// - dedup_keys: kept for the dedup window even after the event is purged. (Since version 5
-//   only for purged events: a stored event is its own key, see schema_v5.)
+// - dedup_keys: kept for the dedup window even after the event is purged. (Since version 5 a
+//   stored event is its own key and dedup_keys holds only purged events' keys: schema_v5.)
 // - deliveries: one per (event, handler); `claim` is the claiming process's token (NULL: free);
 //   `attempts` counts every attempt, `round_attempts` those since the last replay.
 // - attempts: the history, one row per finished attempt.
@@ -699,8 +698,7 @@ int store::impl::append_one(const record& r, std::int64_t now_ms, append_status&
         if (!seen) return writer.extended_errcode();
         // `r` outlives each statement's use: its text is bound without a copy (a malloc each).
         using sqlite::unowned;
-        seen->bind_all(unowned{r.event_id}, unowned{r.endpoint},
-                       now_ms - opts.dedup_window.count());
+        seen->bind_all(unowned{r.event_id}, unowned{r.endpoint}, keys_since(now_ms));
         if (const int rc = seen->step(); rc != SQLITE_ROW) return rc;
         if (seen->int64(0) != 0) {
           status = append_status::duplicate;

@@ -158,6 +158,8 @@ struct store::impl {
   bool maint_stopping = false;  ///< under maint_wait_mu
 
   time_point now() const { return clock(); }
+  /// The oldest arrival (ms) whose key still counts at `now_ms`: the dedup window's start.
+  std::int64_t keys_since(std::int64_t now_ms) const { return now_ms - opts.dedup_window.count(); }
 
   /// The daemon's claims: queued for the writer thread, the future is their result. Nullopt
   /// when there is no writer thread (a client): the caller claims itself.
