@@ -248,18 +248,28 @@ class hookd_server:
             "  - to: [sink]\n")
         self.wrapper = wrapper or []
 
-    def group_commit(self) -> tuple[float, float]:
-        """(events, transactions carrying events) committed so far, from /metrics."""
+    def counters(self) -> dict[str, float]:
+        """What the runs read from /metrics, summed over labels: events and transactions
+        carrying events committed so far (group commit), deliveries done, deliveries pending."""
         import urllib.request
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics",
                                     timeout=10) as resp:
             text = resp.read().decode()
-        got = {}
+        wanted = {"hookd_spool_commit_batch_size_sum": "events",
+                  "hookd_spool_commit_batch_size_count": "commits",
+                  'hookd_deliveries_total{outcome="done"}': "delivered",
+                  "hookd_deliveries_pending": "pending"}
+        got = dict.fromkeys(wanted.values(), 0.0)
         for line in text.splitlines():
-            m = re.match(r"hookd_spool_commit_batch_size_(sum|count) (\S+)$", line)
-            if m:
-                got[m.group(1)] = float(m.group(2))
-        return got.get("sum", 0.0), got.get("count", 0.0)
+            m = re.match(r"(\w+)(?:\{([^}]*)\})? (\S+)$", line)
+            if not m:
+                continue
+            name, labels, value = m.groups()
+            outcome = re.search(r'outcome="(\w+)"', labels or "")
+            key = f'{name}{{outcome="{outcome.group(1)}"}}' if outcome else name
+            if key in wanted:
+                got[wanted[key]] += float(value)
+        return got
 
     def start(self, ready_timeout: float = 30.0) -> None:
         self.log_file = open(self.dir / "hookd.log", "wb")
@@ -478,17 +488,23 @@ end
             if self.args.warmup > 0:
                 self.run_loadgen(h.port, connections, self.args.warmup, f"w{self.run_counter}",
                                  random_ids=random_ids)
-            events0, commits0 = h.group_commit()
+            before = h.counters()
             r = self.measured(h.view, lambda: self.run_loadgen(
                 h.port, connections, self.args.seconds, f"r{self.run_counter}",
                 random_ids=random_ids))
             if not h.alive():
                 raise RuntimeError(f"hookd died during the run; log:\n{h.log_tail()}")
+            after = h.counters()
             # What group commit bought: events per committed (fsync'd) transaction.
-            events, commits = h.group_commit()
-            if commits > commits0:
-                r["commits"] = int(commits - commits0)
-                r["events_per_commit"] = round((events - events0) / (commits - commits0), 2)
+            commits = after["commits"] - before["commits"]
+            if commits > 0:
+                r["commits"] = int(commits)
+                r["events_per_commit"] = round((after["events"] - before["events"]) / commits, 2)
+            # The file handler's deliveries made meanwhile: the dispatcher claims through the
+            # same writer, so under full load the backlog grows and drains once the load stops.
+            r["delivered"] = int(after["delivered"] - before["delivered"])
+            r["delivered_rps"] = round(r["delivered"] / r["seconds"], 1) if r.get("seconds") else None
+            r["pending_at_end"] = int(after["pending"])
             return r
         finally:
             h.stop()
@@ -840,6 +856,10 @@ def summarize(b: bench) -> dict:
         per_commit = [r["events_per_commit"] for r in rs if r.get("events_per_commit")]
         if per_commit:
             agg[key]["events_per_commit"] = median(per_commit)
+        delivered = [r["delivered_rps"] for r in rs if r.get("delivered_rps") is not None]
+        if delivered:
+            agg[key]["delivered_rps"] = median(delivered)
+            agg[key]["pending_at_end"] = median([r.get("pending_at_end", 0) for r in rs])
 
     def ratio(x, y):
         return round(x / y, 3) if x is not None and y else None
@@ -951,6 +971,15 @@ def print_table(summary: dict) -> str:
         if floor and floor[0].get("p50_ms"):
             add(f"  one fsync per event instead would cap the durable rate near "
                 f"{1000 / floor[0]['p50_ms']:.0f} events/s (1 / fsync floor p50)")
+    dl = [g for g in summary.get("ingest", []) if g.get("delivered_rps") is not None]
+    if dl:
+        add("")
+        add("Deliveries (a) made by the file handler during the runs, medians (what is not "
+            "delivered waits in the spool and goes once the load stops):")
+        for g in dl:
+            share = f" = {g['delivered_rps'] / g['rps'] * 100:.0f} % of ingest" if g["rps"] else ""
+            add(f"  {g['server']:14} {g['connections']:>4} conns: {g['delivered_rps']:9.0f}/s"
+                f"{share}, {g['pending_at_end']:.0f} pending at the end")
     for r in summary.get("exec", []):
         add("")
         add(f"exec handler (b), {r['handler']}, {r['connections']} conns: ingest "
