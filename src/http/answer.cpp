@@ -1,3 +1,5 @@
+#include <boost/beast/http/status.hpp>
+
 #include <hookd/core/json.hpp>
 #include <hookd/http/answer.hpp>
 
@@ -29,7 +31,50 @@ answer stored(std::string_view status, std::string_view id) {
   return a;
 }
 
+/// Appends `text` with CR, LF and NUL written as spaces (see serialize()).
+void append_field_text(std::string& out, std::string_view text) {
+  for (const char c : text)
+    out += c == '\r' || c == '\n' || c == '\0' ? ' ' : c;
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  append_field_text(out, name);
+  out += ": ";
+  append_field_text(out, value);
+  out += "\r\n";
+}
+
 }  // namespace
+
+// Written by hand rather than by Beast's serializer, which cost 16 000 instructions for an
+// answer of 150 bytes (generic buffer sequences over a field list built with one allocation per
+// field): a fifth of an io thread's work per request.
+void serialize(const answer& a, const wire& w, std::string& out) {
+  const bool interim = a.status < 200;
+  const bool no_content = interim || a.status == 204;
+  const std::string_view reason =
+      boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(a.status));
+  out.clear();
+  out.reserve(128 + a.body.size());
+  out += w.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(a.status);
+  out += ' ';
+  out += reason;
+  out += "\r\n";
+  append_field(out, "Server", "hookd");
+  if (!no_content) {
+    append_field(out, "Content-Type",
+                 a.content_type.empty() ? std::string_view("application/json") : a.content_type);
+  }
+  for (const auto& [name, value] : a.headers)
+    append_field(out, name, value);
+  if (!no_content) append_field(out, "Content-Length", std::to_string(a.body.size()));
+  // HTTP/1.1 keeps a connection open unless told; HTTP/1.0 closes it unless told.
+  if (w.version == 10 && w.keep_alive) append_field(out, "Connection", "keep-alive");
+  if (w.version != 10 && !w.keep_alive && !interim) append_field(out, "Connection", "close");
+  out += "\r\n";
+  if (!no_content && !w.head) out += a.body;
+}
 
 answer error_answer(unsigned status, std::string_view reason, std::string_view message) {
   return make(status, reason, json{{"error", message}});

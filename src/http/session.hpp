@@ -11,8 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -55,7 +53,7 @@ class session : public std::enable_shared_from_this<session> {
   void on_read_body(boost::beast::error_code ec, std::size_t n);
   void handle_request();
   void on_submitted(dispatch::submit_status status, const std::string& id, unsigned request);
-  void do_write(answer a);
+  void do_write(const answer& a);
   void on_write(bool close, boost::beast::error_code ec, std::size_t n);
   void do_linger();
   void on_linger(boost::beast::error_code ec, std::size_t n);
@@ -71,8 +69,7 @@ class session : public std::enable_shared_from_this<session> {
   bool idle_timed_out_ = false;
   boost::beast::flat_buffer buffer_;  // empty (no memory) while waiting for a request
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  boost::beast::http::response<boost::beast::http::string_body> response_;
-  boost::beast::http::response<boost::beast::http::empty_body> continue_;
+  std::string out_;  // the answer being written (serialize()); empty while idle
   std::shared_ptr<server_state> state_;
   completion_mailbox& mailbox_;  // brings the sink's completion back to this io_context
   // The endpoint table this request is served with: a reload swaps the server's snapshot, not

@@ -150,6 +150,36 @@ TEST_CASE("HEAD /healthz answers GET's headers without a body", "[integration]")
   CHECK(health->status == 200);
 }
 
+TEST_CASE("HTTP/1.0 is answered in 1.0 and kept alive only when asked; 1.1 closes when asked",
+          "[integration]") {
+  running_hookd h;
+  const std::string get10 = "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+  SECTION("1.0 with Connection: keep-alive, then 1.0 without") {
+    test::raw_connection c(h.port());
+    REQUIRE(c.send(get10 + "Connection: keep-alive\r\n\r\n"));
+    const auto first = c.read_response();
+    REQUIRE(first);
+    CHECK(first->status == 200);
+    CHECK(first->header("Connection") == "keep-alive");
+    CHECK(json::parse(first->body) == json{{"status", "ok"}});
+    REQUIRE(c.send(get10 + "\r\n"));
+    const auto second = c.read_response();
+    REQUIRE(second);
+    CHECK(second->status == 200);
+    CHECK_FALSE(second->header("Connection"));
+    CHECK(c.wait_closed(10s));
+  }
+  SECTION("1.1 with Connection: close") {
+    test::raw_connection c(h.port());
+    REQUIRE(c.send(test::make_request("GET", "/healthz", {{"Connection", "close"}})));
+    const auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->header("Connection") == "close");
+    CHECK(c.wait_closed(10s));
+  }
+}
+
 TEST_CASE("bodies that are not JSON or lack the mapped fields get 400",
           "[integration][bad-input]") {
   running_hookd h;

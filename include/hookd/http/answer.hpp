@@ -8,9 +8,9 @@
 #include <hookd/dispatch/sink.hpp>
 #include <hookd/providers/endpoint.hpp>
 
-/// What hookd answers over HTTP, as plain data: the session turns an `answer` into a Beast
-/// response, tests compare answers without a socket. Every body is a JSON object (DESIGN.md,
-/// "HTTP answers"), and no body ever carries a credential.
+/// What hookd answers over HTTP, as plain data: the session writes an `answer` as the bytes
+/// serialize() makes of it, tests compare answers without a socket. Every body is a JSON object
+/// (DESIGN.md, "HTTP answers"), and no body ever carries a credential.
 namespace hookd::http {
 
 /// Seconds a client is told to wait (Retry-After) when the sink cannot take an event.
@@ -43,5 +43,20 @@ answer from_submit(dispatch::submit_status status, std::string_view id);
 answer body_too_large();                                                ///< 413
 answer headers_too_large();                                             ///< 431
 answer bad_request(std::string_view reason, std::string_view message);  ///< 400, closes
+
+/// How an answer goes on the wire for the request it answers.
+struct wire {
+  unsigned version = 11;   ///< the request's HTTP version: 10 or 11 (anything else is 11)
+  bool keep_alive = true;  ///< the connection stays open after this answer
+  bool head = false;       ///< the request was HEAD: the headers of GET's answer, no body
+};
+
+/// Writes `a` into `out` (replacing what it held) as an HTTP/1.x response: the status line
+/// (RFC 9110 reason phrase), Server, Content-Type, the extra headers, Content-Length, Connection
+/// where the version's default is not what `w` says, a blank line, then the body. A HEAD answer
+/// keeps the Content-Length of its body and sends none; an interim answer (1xx) and 204 carry
+/// no Content-Type, Content-Length or body. Header names and values come from hookd itself: a
+/// CR, LF or NUL in one is written as a space, so no value can end the header early.
+void serialize(const answer& a, const wire& w, std::string& out);
 
 }  // namespace hookd::http
