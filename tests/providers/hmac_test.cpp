@@ -5,6 +5,8 @@
 
 #include <hookd/providers/endpoint.hpp>
 
+#include "crypto.hpp"
+#include "encoding.hpp"
 #include "support.hpp"
 
 using namespace hookd;
@@ -282,4 +284,25 @@ TEST_CASE("hmac: an empty secret is a key like any other", "[hmac]") {
                               body, "X-Sig",
                               "090a1952d07ac46ddf6d861cf0fe4e33c8e44b6b9414ad9ccde918d342865d42")))
           .id == "1");
+}
+
+TEST_CASE("hmac: every computation gives the key's MAC, keys and messages alternating", "[hmac]") {
+  // RFC 4231 test case 2, and the empty key over the empty message.
+  const std::string jefe_mac = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  const std::string empty_mac = "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad";
+  const detail::hmac_keys keys(hmac_algorithm::sha256, {"Jefe", ""});
+  REQUIRE(keys.size() == 2);
+  REQUIRE(keys.digest_size() == 32);
+  auto mac = [&keys](std::size_t index, std::string_view message) {
+    std::string out(keys.digest_size(), '\0');
+    REQUIRE(keys.compute(index, message, reinterpret_cast<unsigned char*>(out.data())));
+    return detail::hex_encode(out);
+  };
+  // Again and again, alternating keys, between other messages: each computation starts from
+  // its key's context and keeps nothing of the last message.
+  for (int i = 0; i < 200; ++i) {
+    CHECK(mac(0, "what do ya want for nothing?") == jefe_mac);
+    CHECK(mac(1, "") == empty_mac);
+    CHECK(mac(0, "another message " + std::to_string(i)) != jefe_mac);
+  }
 }
