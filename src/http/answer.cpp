@@ -1,3 +1,6 @@
+#include <algorithm>
+
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include <hookd/core/json.hpp>
@@ -31,16 +34,26 @@ answer stored(std::string_view status, std::string_view id) {
   return a;
 }
 
-/// Appends `text` with CR, LF and NUL written as spaces (see serialize()).
-void append_field_text(std::string& out, std::string_view text) {
-  for (const char c : text)
-    out += c == '\r' || c == '\n' || c == '\0' ? ' ' : c;
+/// Whether serialize() writes an extra header of this name: not one of the fields it writes
+/// itself (two Content-Length fields would make a strict client refuse the answer), and a
+/// valid field name (RFC 9110 token).
+bool writable_field(std::string_view name) {
+  for (const std::string_view own : {"Server", "Content-Type", "Content-Length", "Connection"})
+    if (boost::beast::iequals(name, own)) return false;
+  constexpr std::string_view token_punctuation = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           token_punctuation.find(c) != std::string_view::npos;
+  });
 }
 
+/// `name: value` and CRLF, with CR, LF and NUL in the value written as spaces (the names are
+/// checked by writable_field() or are this file's own).
 void append_field(std::string& out, std::string_view name, std::string_view value) {
-  append_field_text(out, name);
+  out += name;
   out += ": ";
-  append_field_text(out, value);
+  for (const char c : value)
+    out += c == '\r' || c == '\n' || c == '\0' ? ' ' : c;
   out += "\r\n";
 }
 
@@ -51,7 +64,7 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 // field): a fifth of an io thread's work per request.
 void serialize(const answer& a, const wire& w, std::string& out) {
   const bool interim = a.status < 200;
-  const bool no_content = interim || a.status == 204;
+  const bool no_content = interim || a.status == 204 || a.status == 304;
   const std::string_view reason =
       boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(a.status));
   out.clear();
@@ -67,10 +80,10 @@ void serialize(const answer& a, const wire& w, std::string& out) {
                  a.content_type.empty() ? std::string_view("application/json") : a.content_type);
   }
   for (const auto& [name, value] : a.headers)
-    append_field(out, name, value);
+    if (writable_field(name)) append_field(out, name, value);
   if (!no_content) append_field(out, "Content-Length", std::to_string(a.body.size()));
   // HTTP/1.1 keeps a connection open unless told; HTTP/1.0 closes it unless told.
-  if (w.version == 10 && w.keep_alive) append_field(out, "Connection", "keep-alive");
+  if (w.version == 10 && w.keep_alive && !interim) append_field(out, "Connection", "keep-alive");
   if (w.version != 10 && !w.keep_alive && !interim) append_field(out, "Connection", "close");
   out += "\r\n";
   if (!no_content && !w.head) out += a.body;

@@ -204,6 +204,7 @@ void session::do_continue() {
 
 void session::on_continue(beast::error_code ec, std::size_t) {
   if (ec) return fail_read(ec, "write 100-continue");
+  std::string().swap(out_);  // not held while the body is read and the event handled
   do_read_body();
 }
 

@@ -159,12 +159,14 @@ TEST_CASE("HTTP/1.0 is answered in 1.0 and kept alive only when asked; 1.1 close
     REQUIRE(c.send(get10 + "Connection: keep-alive\r\n\r\n"));
     const auto first = c.read_response();
     REQUIRE(first);
+    CHECK(first->version == "HTTP/1.0");
     CHECK(first->status == 200);
     CHECK(first->header("Connection") == "keep-alive");
     CHECK(json::parse(first->body) == json{{"status", "ok"}});
     REQUIRE(c.send(get10 + "\r\n"));
     const auto second = c.read_response();
     REQUIRE(second);
+    CHECK(second->version == "HTTP/1.0");
     CHECK(second->status == 200);
     CHECK_FALSE(second->header("Connection"));
     CHECK(c.wait_closed(10s));
@@ -174,6 +176,7 @@ TEST_CASE("HTTP/1.0 is answered in 1.0 and kept alive only when asked; 1.1 close
     REQUIRE(c.send(test::make_request("GET", "/healthz", {{"Connection", "close"}})));
     const auto r = c.read_response();
     REQUIRE(r);
+    CHECK(r->version == "HTTP/1.1");
     CHECK(r->status == 200);
     CHECK(r->header("Connection") == "close");
     CHECK(c.wait_closed(10s));

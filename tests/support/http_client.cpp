@@ -122,6 +122,7 @@ std::optional<http_response> raw_connection::read(std::chrono::milliseconds time
   // "HTTP/1.1 200 OK"
   const auto sp = status_line.find(' ');
   if (sp == std::string::npos) return std::nullopt;
+  r.version = status_line.substr(0, sp);
   r.status = std::atoi(status_line.c_str() + sp + 1);
   while (line_end != std::string::npos) {
     const auto start = line_end + 2;

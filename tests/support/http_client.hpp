@@ -13,6 +13,7 @@ namespace hookd::test {
 using namespace std::chrono_literals;
 
 struct http_response {
+  std::string version;  ///< from the status line: "HTTP/1.1"
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  ///< names as sent
   std::string body;

@@ -20,8 +20,9 @@ struct answer {
   unsigned status = 200;
   std::string body;          ///< JSON text, an object (admin answers may be other text)
   std::string content_type;  ///< empty: application/json
-  /// Extra headers (Allow, Retry-After). Content-Type, Server and Connection are set by the
-  /// session.
+  /// Extra headers (Allow, Retry-After). Server, Content-Type, Content-Length and Connection
+  /// are written by serialize(), which leaves out an extra header of one of those names (or
+  /// of a name that is not a valid field name).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string reason;  ///< short stable label for the request log and metrics ("accepted", ...)
   bool close = false;  ///< close the connection after answering (the framing cannot be trusted)
@@ -52,11 +53,14 @@ struct wire {
 };
 
 /// Writes `a` into `out` (replacing what it held) as an HTTP/1.x response: the status line
-/// (RFC 9110 reason phrase), Server, Content-Type, the extra headers, Content-Length, Connection
+/// (with the reason phrase Beast knows for the status), Server, Content-Type, the extra headers
+/// (except those named Server, Content-Type, Content-Length or Connection, which are this
+/// function's, and those whose name is not a valid field name), Content-Length, Connection
 /// where the version's default is not what `w` says, a blank line, then the body. A HEAD answer
-/// keeps the Content-Length of its body and sends none; an interim answer (1xx) and 204 carry
-/// no Content-Type, Content-Length or body. Header names and values come from hookd itself: a
-/// CR, LF or NUL in one is written as a space, so no value can end the header early.
+/// keeps the Content-Length of its body and sends none; an interim answer (1xx), 204 and 304
+/// carry no Content-Type, Content-Length or body, and an interim answer no Connection either.
+/// Header values come from hookd itself: a CR, LF or NUL in one is written as a space, so no
+/// value can end the header early.
 void serialize(const answer& a, const wire& w, std::string& out);
 
 }  // namespace hookd::http
