@@ -5,6 +5,8 @@
 #include <cctype>
 #include <set>
 
+#include <hookd/core/http_token.hpp>
+
 #include "schema.hpp"
 
 namespace hookd::config {
@@ -34,15 +36,6 @@ bool valid_name(std::string_view name) noexcept {
 }
 
 namespace {
-
-// RFC 9110 token characters: what a header name may contain.
-bool valid_header_name(std::string_view name) noexcept {
-  if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  });
-}
 
 // An RFC 6901 JSON pointer ("/a/b", "~0" for '~', "~1" for '/'). With `glob_last`, the last
 // segment may hold the glob characters * and ?. Returns the problem, or "" when valid.
@@ -84,7 +77,7 @@ std::optional<field_source> read_source(const node& n, const std::string& path, 
   if (text.rfind(header_prefix, 0) == 0) {
     out.from = field_source::origin::header;
     out.name = text.substr(header_prefix.size());
-    if (!valid_header_name(out.name)) {
+    if (!is_http_token(out.name)) {
       diag.add(n, path, quote(out.name) + " is not a valid header name");
       return std::nullopt;
     }
@@ -148,7 +141,7 @@ std::optional<scheme> read_scheme(const node& n, const std::string& path, diagno
       hmac_scheme s;
       if (const node* v = r.require("header")) {
         if (auto h = read_name(*v, r.path_of("header"), diag)) {
-          if (valid_header_name(*h)) {
+          if (is_http_token(*h)) {
             s.header = *h;
           } else {
             diag.add(*v, r.path_of("header"), quote(*h) + " is not a valid header name");
@@ -213,7 +206,7 @@ std::optional<scheme> read_scheme(const node& n, const std::string& path, diagno
                    "first segment after the endpoint name)");
           ok = false;
         } else if (auto name = read_name(*v, r.path_of("name"), diag)) {
-          if (s.in == token_location::header && !valid_header_name(*name)) {
+          if (s.in == token_location::header && !is_http_token(*name)) {
             diag.add(*v, r.path_of("name"), quote(*name) + " is not a valid header name");
             ok = false;
           }

@@ -1,8 +1,7 @@
-#include <algorithm>
-
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include <hookd/core/http_token.hpp>
 #include <hookd/core/json.hpp>
 #include <hookd/http/answer.hpp>
 
@@ -40,11 +39,7 @@ answer stored(std::string_view status, std::string_view id) {
 bool writable_field(std::string_view name) {
   for (const std::string_view own : {"Server", "Content-Type", "Content-Length", "Connection"})
     if (boost::beast::iequals(name, own)) return false;
-  constexpr std::string_view token_punctuation = "!#$%&'*+-.^_`|~";
-  return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           token_punctuation.find(c) != std::string_view::npos;
-  });
+  return is_http_token(name);
 }
 
 /// `name: value` and CRLF, with CR, LF and NUL in the value written as spaces (the names are

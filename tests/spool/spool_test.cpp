@@ -12,6 +12,7 @@
 #include <hookd/spool/spool.hpp>
 #include <hookd/spool/sqlite.hpp>
 
+#include "store_impl.hpp"  // to_ms: how the spool stores a time
 #include "temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -1092,9 +1093,6 @@ TEST_CASE(
   auto opts = make_options(dir, clock);
   opts.retention = 1h;
   opts.dedup_window = 2h;
-  const auto ms = [](time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  };
   auto first = make("a", "x");
   first.received = clock.now();
   {
@@ -1105,14 +1103,14 @@ TEST_CASE(
     REQUIRE(s.settle(c.deliveries[0].delivery_id, outcome::done()) == settle_status::settled);
     // A key kept from before schema 5 for the same pair, seen later than the event arrived
     // (its time was the writer's): the purge keeps the later of the two.
-    const auto sql =
-        "INSERT INTO dedup_keys VALUES('a', 'x', " + std::to_string(ms(clock.now()) + 5) + ")";
+    const auto sql = "INSERT INTO dedup_keys VALUES('a', 'x', " +
+                     std::to_string(hookd::spool::to_ms(clock.now()) + 5) + ")";
     REQUIRE(raw(opts.path).exec(sql.c_str()) == SQLITE_OK);
     clock.advance(1h + 1s);
     CHECK(s.maintain().events == 1);
   }
   CHECK(raw(opts.path).query_int("SELECT first_seen FROM dedup_keys WHERE event_id = 'x'") ==
-        ms(first.received) + 5);
+        hookd::spool::to_ms(first.received) + 5);
   store s(opts);
   CHECK(s.show("x").empty());
   auto again = make("a", "x");
