@@ -44,7 +44,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void do_wait();
   void on_idle_timer(boost::beast::error_code ec);
-  void on_wait(boost::beast::error_code ec);
+  void on_wait(boost::beast::error_code ec, std::size_t bytes);
   void do_read_header();
   void on_read_header(boost::beast::error_code ec, std::size_t n);
   void do_continue();
@@ -67,7 +67,7 @@ class session : public std::enable_shared_from_this<session> {
   const boost::asio::any_io_executor executor_;  // copied so any thread may post
   boost::asio::steady_timer idle_timer_;         // the deadline of do_wait()
   bool idle_timed_out_ = false;
-  boost::beast::flat_buffer buffer_;  // empty (no memory) while waiting for a request
+  boost::beast::flat_buffer buffer_;  // 2 KiB while waiting for a request (wait_read_size)
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::string out_;  // the answer being written (serialize()); empty while idle
   std::shared_ptr<server_state> state_;

@@ -111,8 +111,11 @@ routes:
       std::make_shared<const providers::endpoint_table>(cfg));
 }
 
-std::string signed_request(const std::string& id) {
-  const std::string body = R"({"id":")" + id + R"(","type":"CustomerCreated","data":{"id":1}})";
+/// A signed Altoviz event; `pad` bytes of padding in its data make the request as long as wanted.
+std::string signed_request(const std::string& id, std::size_t pad = 0) {
+  const std::string body = R"({"id":")" + id +
+                           R"(","type":"CustomerCreated","data":{"id":1,"p":")" +
+                           std::string(pad, 'x') + R"("}})";
   return test::make_request("POST", "/hooks/altoviz",
                             {{"X-SIGNATURE", test::hmac_sha256_hex(secret, body)}}, body);
 }
@@ -275,4 +278,52 @@ TEST_CASE("shutdown closes connections waiting for a request at once, whatever t
   CHECK(idle.wait_closed(10s));
   CHECK(silent.wait_closed(10s));
   s.reset();
+}
+
+// A kept-alive connection waits for its next request with a read into a small buffer (session.cpp,
+// wait_read_size: 2 KiB), then reads the rest of the request into a larger one. Whatever the
+// request's length against that buffer, and however its bytes arrive, it is read whole.
+TEST_CASE("requests of every length around the first read's buffer are read whole, in any pieces",
+          "[http][server]") {
+  thread_sink sink;
+  running_server s(sink);
+  test::raw_connection c(s.port());
+  auto expect_accepted = [&c](const std::string& id) {
+    const auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == R"({"status":"accepted","id":")" + id + R"("})");
+    CHECK(r->header("Connection") != "close");
+  };
+
+  // Lengths from 1 900 to 2 200 bytes, one request each, on one connection.
+  const auto base = signed_request("len-0").size();
+  REQUIRE(base < 1900);
+  for (std::size_t length = 1900; length <= 2200; ++length) {
+    const std::string id = "len-" + std::to_string(length);
+    // The padding also lengthens Content-Length's digits: measured with a first guess.
+    const std::size_t guess = length - signed_request(id, 1000).size() + 1000;
+    const auto request = signed_request(id, guess);
+    REQUIRE(request.size() == length);
+    REQUIRE(c.send(request));
+    expect_accepted(id);
+  }
+
+  // A request that needs many reads (a 64 KiB body).
+  REQUIRE(c.send(signed_request("large", std::size_t{64} * 1024)));
+  expect_accepted("large");
+
+  // Bytes that arrive in pieces: a few of the request line, then the headers, then the body.
+  const auto pieces = signed_request("pieces", 3000);
+  REQUIRE(c.send(pieces.substr(0, 5)));
+  std::this_thread::sleep_for(50ms);
+  REQUIRE(c.send(pieces.substr(5, 100)));
+  std::this_thread::sleep_for(50ms);
+  REQUIRE(c.send(pieces.substr(105)));
+  expect_accepted("pieces");
+
+  // Two requests in one send: the second is in the buffer when the first is answered.
+  REQUIRE(c.send(signed_request("first", 1500) + signed_request("second", 10)));
+  expect_accepted("first");
+  expect_accepted("second");
 }
