@@ -49,6 +49,12 @@ constexpr std::size_t wait_read_size = 2048;
 /// rest arrives in one read; larger requests still grow the buffer up to the limits.
 constexpr std::size_t request_read_reserve = 8192;
 
+/// Whether the buffer holds the blank line that ends a request's headers.
+bool holds_header_end(const beast::flat_buffer& b) {
+  const std::string_view text(static_cast<const char*>(b.data().data()), b.size());
+  return text.find("\r\n\r\n") != std::string_view::npos;
+}
+
 /// The request's headers as providers see them (no Beast types in the providers module).
 class beast_headers final : public providers::header_source {
  public:
@@ -114,7 +120,9 @@ void session::notify_shutdown() {
 void session::on_shutdown() {
   // Only a connection waiting for its next request is closed now; one in the middle of a request
   // finishes it, answers with Connection: close (state_->stopping()) and closes after the write.
-  // Bytes already received but not read yet are a request in flight too.
+  // Bytes already received but not read yet are a request in flight too. So are bytes the wait's
+  // read has taken but on_wait has not committed yet: cancelling a read that has completed does
+  // nothing, and on_wait serves them.
   beast::error_code ec;
   if (phase_ == phase::waiting && buffer_.size() == 0 && stream_.socket().available(ec) == 0) {
     idle_timer_.cancel();
@@ -156,16 +164,23 @@ void session::on_idle_timer(beast::error_code ec) {
 
 void session::on_wait(beast::error_code ec, std::size_t bytes) {
   idle_timer_.cancel();
+  // Bytes taken off the socket are a request, served even when the idle deadline passed in the
+  // same turn (the timer's cancel came too late for this read): from here the request timeout
+  // applies. (A read that fails, or is cancelled, took nothing.)
+  if (ec || bytes == 0) {
+    if (idle_timed_out_) {
+      spdlog::debug("closing {} connection from {}", requests_ == 0 ? "silent" : "idle", peer_);
+    } else if (!is_quiet_close(ec)) {
+      spdlog::debug("wait on {}: {}", peer_, ec.message());
+    }
+    return do_close();
+  }
   buffer_.commit(bytes);
-  if (idle_timed_out_) {
-    spdlog::debug("closing {} connection from {}", requests_ == 0 ? "silent" : "idle", peer_);
-    return do_close();
+  // More is coming (the read filled the buffer, or the headers are not all here): room for it,
+  // or Beast would go on in reads of 512 bytes to 2 KiB.
+  if (bytes == wait_read_size || !holds_header_end(buffer_)) {
+    buffer_.reserve(request_read_reserve);
   }
-  if (ec) {
-    if (!is_quiet_close(ec)) spdlog::debug("wait on {}: {}", peer_, ec.message());
-    return do_close();
-  }
-  if (bytes == wait_read_size) buffer_.reserve(request_read_reserve);  // more to come
   do_read_header();
 }
 
@@ -195,6 +210,8 @@ void session::on_read_header(beast::error_code ec, std::size_t) {
   if (auto refused = check_framing(parser_->get().base())) return do_write(*refused);
   if (parser_->is_done()) return handle_request();
 
+  // The body is still to come: room for it (the wait's buffer is 2 KiB).
+  if (buffer_.capacity() < request_read_reserve) buffer_.reserve(request_read_reserve);
   const auto& req = parser_->get();
   if (req.version() >= 11 && beast::iequals(req[bhttp::field::expect], "100-continue")) {
     return do_continue();

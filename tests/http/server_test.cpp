@@ -215,8 +215,8 @@ TEST_CASE("a request arriving in pieces on a kept-alive connection is read whole
   REQUIRE(r);
   CHECK(r->status == 200);
 
-  // The connection waits for its next request without a read buffer; the first bytes wake it,
-  // the rest follow in later writes.
+  // The connection waits for its next request with a small read; the first bytes end it, the
+  // rest follow in later writes.
   const auto next = signed_request("2");
   const auto third = next.size() / 3;
   for (std::size_t at = 0; at < next.size(); at += third) {
@@ -321,6 +321,24 @@ TEST_CASE("requests of every length around the first read's buffer are read whol
   std::this_thread::sleep_for(50ms);
   REQUIRE(c.send(pieces.substr(105)));
   expect_accepted("pieces");
+
+  // A body that waits for 100 Continue, larger than the first read and than the room made then.
+  {
+    const std::string id = "continued";
+    const std::string body = R"({"id":")" + id +
+                             R"(","type":"CustomerCreated","data":{"id":1,"p":")" +
+                             std::string(20000, 'y') + R"("}})";
+    const auto request = test::make_request(
+        "POST", "/hooks/altoviz",
+        {{"X-SIGNATURE", test::hmac_sha256_hex(secret, body)}, {"Expect", "100-continue"}}, body);
+    const auto headers_end = request.find("\r\n\r\n") + 4;
+    REQUIRE(c.send(request.substr(0, headers_end)));
+    const auto interim = c.read_response(10s, false);
+    REQUIRE(interim);
+    CHECK(interim->status == 100);
+    REQUIRE(c.send(request.substr(headers_end)));
+    expect_accepted(id);
+  }
 
   // Two requests in one send: the second is in the buffer when the first is answered.
   REQUIRE(c.send(signed_request("first", 1500) + signed_request("second", 10)));
