@@ -44,9 +44,10 @@ constexpr std::size_t linger_read_size = 4096;
 /// take about 20 MiB more (bench/, workload c: 39.8 -> 58.4 MiB).
 constexpr std::size_t wait_read_size = 2048;
 
-/// Room made in the read buffer when the first read filled it (the request is longer). Beast
-/// reads into the buffer's free capacity, at least 512 bytes: with this much room most of the
-/// rest arrives in one read; larger requests still grow the buffer up to the limits.
+/// Room made in the read buffer when the first read did not hold the whole request (it filled
+/// the buffer, ended before the headers did, or the body is still to come). Beast reads into the
+/// buffer's free capacity, at least 512 bytes: with this much room most of the rest arrives in
+/// one read; larger requests still grow the buffer up to the limits.
 constexpr std::size_t request_read_reserve = 8192;
 
 /// Whether the buffer holds the blank line that ends a request's headers.
