@@ -44,8 +44,8 @@ constexpr std::size_t linger_read_size = 4096;
 /// take about 20 MiB more (bench/, workload c: 39.8 -> 58.4 MiB).
 constexpr std::size_t wait_read_size = 2048;
 
-/// Room made in the read buffer when the first read did not hold the whole request (it filled
-/// the buffer, ended before the headers did, or the body is still to come). Beast reads into the
+/// Room made in the read buffer when the first read did not hold the whole request (it ended
+/// before the headers did, or the body is still to come). Beast reads into the
 /// buffer's free capacity, at least 512 bytes: with this much room most of the rest arrives in
 /// one read; larger requests still grow the buffer up to the limits.
 constexpr std::size_t request_read_reserve = 8192;
@@ -177,11 +177,9 @@ void session::on_wait(beast::error_code ec, std::size_t bytes) {
     return do_close();
   }
   buffer_.commit(bytes);
-  // More is coming (the read filled the buffer, or the headers are not all here): room for it,
-  // or Beast would go on in reads of 512 bytes to 2 KiB.
-  if (bytes == wait_read_size || !holds_header_end(buffer_)) {
-    buffer_.reserve(request_read_reserve);
-  }
+  // Headers still to come: room for them, or Beast would go on in reads of 512 bytes to 2 KiB.
+  // (A body still to come gets its room in on_read_header.)
+  if (!holds_header_end(buffer_)) buffer_.reserve(request_read_reserve);
   do_read_header();
 }
 

@@ -5,7 +5,10 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -111,13 +114,18 @@ routes:
       std::make_shared<const providers::endpoint_table>(cfg));
 }
 
-/// A signed Altoviz event; `pad` bytes of padding in its data make the request as long as wanted.
-std::string signed_request(const std::string& id, std::size_t pad = 0) {
-  const std::string body = R"({"id":")" + id +
-                           R"(","type":"CustomerCreated","data":{"id":1,"p":")" +
-                           std::string(pad, 'x') + R"("}})";
-  return test::make_request("POST", "/hooks/altoviz",
-                            {{"X-SIGNATURE", test::hmac_sha256_hex(secret, body)}}, body);
+/// An Altoviz event's body; `pad` bytes of padding in its data make it as long as wanted.
+std::string event_body(const std::string& id, std::size_t pad = 0) {
+  return R"({"id":")" + id + R"(","type":"CustomerCreated","data":{"id":1,"p":")" +
+         std::string(pad, 'x') + R"("}})";
+}
+
+/// A signed request carrying event_body(id, pad), with `extra` headers.
+std::string signed_request(const std::string& id, std::size_t pad = 0,
+                           std::vector<std::pair<std::string, std::string>> extra = {}) {
+  const auto body = event_body(id, pad);
+  extra.emplace_back("X-SIGNATURE", test::hmac_sha256_hex(secret, body));
+  return test::make_request("POST", "/hooks/altoviz", extra, body);
 }
 
 /// A server on 127.0.0.1:0 running on its own thread; stopped and joined on destruction.
@@ -325,12 +333,7 @@ TEST_CASE("requests of every length around the first read's buffer are read whol
   // A body that waits for 100 Continue, larger than the first read and than the room made then.
   {
     const std::string id = "continued";
-    const std::string body = R"({"id":")" + id +
-                             R"(","type":"CustomerCreated","data":{"id":1,"p":")" +
-                             std::string(20000, 'y') + R"("}})";
-    const auto request = test::make_request(
-        "POST", "/hooks/altoviz",
-        {{"X-SIGNATURE", test::hmac_sha256_hex(secret, body)}, {"Expect", "100-continue"}}, body);
+    const auto request = signed_request(id, 20000, {{"Expect", "100-continue"}});
     const auto headers_end = request.find("\r\n\r\n") + 4;
     REQUIRE(c.send(request.substr(0, headers_end)));
     const auto interim = c.read_response(10s, false);
