@@ -380,7 +380,7 @@ TEST_CASE("a delivery to a handler no longer configured is dead, saying so", "[d
   CHECK(f.show("g1").deliveries.at(0).last_error == "handler gone is not configured");
 }
 
-TEST_CASE("stop(grace) returns while a handler is still running; its claim stays", "[durable]") {
+TEST_CASE("stop(grace) returns while a handler is still running, its claim stays", "[durable]") {
   fixture f;
   const auto started = f.dir / "started";
   const auto prog =

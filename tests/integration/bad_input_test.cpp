@@ -154,7 +154,7 @@ TEST_CASE("HEAD /healthz answers GET's headers without a body", "[integration]")
   CHECK(health->status == 200);
 }
 
-TEST_CASE("HTTP/1.0 is answered in 1.0 and kept alive only when asked; 1.1 closes when asked",
+TEST_CASE("HTTP/1.0 is answered in 1.0 and kept alive only when asked, 1.1 closes when asked",
           "[integration]") {
   running_hookd h;
   const std::string get10 = "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n";

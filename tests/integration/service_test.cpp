@@ -257,7 +257,7 @@ TEST_CASE("watchdog: WATCHDOG=1 at half of WATCHDOG_USEC, none while the io loop
   stop_cleanly(h);
 }
 
-TEST_CASE("socket activation: serves the socket passed as fd 3; a restart refuses no connection",
+TEST_CASE("socket activation: serves the socket passed as fd 3, a restart refuses no connection",
           "[service]") {
   test::temp_dir dir;
   listening_socket sock;
@@ -380,7 +380,7 @@ TEST_CASE("reload on SIGHUP: endpoints come and go, a bad config is refused, no 
   stop_cleanly(h);
 }
 
-TEST_CASE("/metrics: valid exposition format; counters follow the traffic", "[service]") {
+TEST_CASE("/metrics: valid exposition format, counters follow the traffic", "[service]") {
   running_hookd h;
   INFO(h.log());
   REQUIRE(h.hookd.admin_port() != 0);

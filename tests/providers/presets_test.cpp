@@ -273,7 +273,7 @@ TEST_CASE("alphatouch: update, delete, arrays of ids and other verbs", "[presets
   }
 }
 
-TEST_CASE("alphatouch: the same body twice has the same id; another endpoint another id",
+TEST_CASE("alphatouch: the same body twice has the same id, another endpoint another id",
           "[presets]") {
   const std::string body =
       R"({"api_key":"UNIQUE_API_KEY_4f1c","action":"delete","entity":"resident","entity_id":17})";

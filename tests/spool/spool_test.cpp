@@ -560,7 +560,7 @@ TEST_CASE("outcomes handed to settle_async are recorded with the writer's next g
   CHECK(reopened.show("4").at(0).deliveries.at(0).state == delivery_state::done);
 }
 
-TEST_CASE("an event that fails on its own fails alone; the rest of its batch is stored",
+TEST_CASE("an event that fails on its own fails alone, the rest of its batch is stored",
           "[spool][group-commit]") {
   hookd::test::temp_dir dir;
   test_clock clock;
@@ -832,7 +832,7 @@ TEST_CASE("claims left by a crashed process are claimable after reopening", "[sp
   CHECK(again.release_all() == 1u);
 }
 
-TEST_CASE("a second daemon on the same spool is refused; a client needs the file", "[spool]") {
+TEST_CASE("a second daemon on the same spool is refused, a client needs the file", "[spool]") {
   hookd::test::temp_dir dir;
   test_clock clock;
   auto opts = make_options(dir, clock);
