@@ -1,7 +1,7 @@
 // `hookd run`: the daemon. Builds the pipeline from the config, opens the spool, starts the
 // dispatcher and the server, and runs a supervisor thread beside them for what is neither
 // request nor delivery: the service manager (READY, WATCHDOG, STATUS, STOPPING), reloads on
-// SIGHUP, the spool's health probe and the backlog gauges.
+// SIGHUP and the spool's health probe; a thread of its own counts the backlog for the gauges.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -114,7 +114,12 @@ class daemon {
   void tick(steady::time_point now);
   void watchdog(steady::time_point now);
   void reload();
-  void refresh_backlog();
+
+  // ---- the backlog thread -------------------------------------------------------------------
+  /// Counts the backlog for the gauges and the status line until stop, paced by backlog_pause():
+  /// a count's cost follows the backlog, and nothing else (the watchdog, reloads, /readyz's
+  /// probe) waits for it.
+  void count_backlog();
   std::string status_text() const;
   void request(std::atomic<bool>& flag);
 
@@ -215,9 +220,21 @@ int daemon::run() {
     set_thread_name("hookd-supervise");
     supervise();
   });
+  std::thread backlog;
+  try {
+    backlog = std::thread([this] {
+      set_thread_name("hookd-backlog");
+      count_backlog();
+    });
+  } catch (...) {  // no thread to be had: stop the supervisor before `this` goes away
+    request(stop_requested_);
+    supervisor.join();
+    throw;
+  }
   server_->run();
   request(stop_requested_);
   supervisor.join();
+  backlog.join();
 
   spdlog::info("http server stopped; finishing deliveries in flight for up to {}",
                format_duration(cfg_.server.shutdown_grace));
@@ -312,7 +329,6 @@ void daemon::tick(steady::time_point now) {
     });
   }
   rt_.spool->probe();
-  refresh_backlog();
   if (ready_.load()) watchdog(now);
   if (!stopping_.load()) {
     auto text = status_text();
@@ -353,11 +369,19 @@ void daemon::watchdog(steady::time_point now) {
   }
 }
 
-void daemon::refresh_backlog() {
-  try {
-    telemetry_.backlog(rt_.spool->backlog(), std::chrono::system_clock::now());
-  } catch (const std::exception& e) {
-    spdlog::debug("backlog: {}", e.what());
+void daemon::count_backlog() {
+  std::unique_lock lock(mu_);
+  while (!stop_requested_.load()) {
+    lock.unlock();
+    const auto started = steady::now();
+    try {
+      telemetry_.backlog(rt_.spool->backlog(), std::chrono::system_clock::now());
+    } catch (const std::exception& e) {
+      spdlog::debug("backlog: {}", e.what());
+    }
+    const auto pause = backlog_pause(steady::now() - started);
+    lock.lock();
+    cv_.wait_for(lock, pause, [&] { return stop_requested_.load(); });
   }
 }
 

@@ -179,4 +179,9 @@ std::pair<std::size_t, std::size_t> telemetry::pending_dead() const {
   return {pending_total_, dead_total_};
 }
 
+std::chrono::steady_clock::duration backlog_pause(std::chrono::steady_clock::duration took) {
+  const std::chrono::steady_clock::duration floor = std::chrono::seconds(1);
+  return std::max(floor, took * 20);
+}
+
 }  // namespace hookd::cli

@@ -380,6 +380,45 @@ TEST_CASE("reload on SIGHUP: endpoints come and go, a bad config is refused, no 
   stop_cleanly(h);
 }
 
+TEST_CASE("/metrics: the backlog gauges follow the spool, counted by a thread of their own",
+          "[service]") {
+  test::temp_dir dir;
+  // A second handler that always fails, with one attempt: its delivery goes dead at once.
+  std::string text = config_text(dir);
+  const std::string routes = "routes:\n  - to: [audit]\n";
+  REQUIRE(text.find(routes) != std::string::npos);
+  text.replace(text.find(routes), routes.size(),
+               "  hook: {type: exec, command: [\"/bin/false\"], retry: {attempts: 1}}\n"
+               "routes:\n  - to: [audit, hook]\n");
+  const auto config = dir.write("hookd.yaml", text);
+  test::hookd_process h(HOOKD_BINARY, config, dir / "hookd.log");
+  INFO(h.log());
+  REQUIRE(h.admin_port() != 0);
+
+  auto r = test::send_request(h.port(), altoviz_request(event_body("g-1")));
+  REQUIRE((r && r->status == 200));
+  REQUIRE(eventually([&] {
+    const auto m = scrape(h.admin_port());
+    return m.value("hookd_deliveries_dead", {{"handler", "hook"}}) == 1;
+  }));
+  const auto m = scrape(h.admin_port());
+  CHECK(m.value("hookd_deliveries_pending", {{"handler", "hook"}}) == 0);
+  CHECK(m.value("hookd_deliveries_pending", {{"handler", "audit"}}) == 0);
+  CHECK(m.value("hookd_deliveries_dead", {{"handler", "audit"}}) == 0);
+  CHECK(m.value("hookd_deliveries_total", {{"handler", "hook"}, {"outcome", "dead"}}) == 1);
+  // The thread is named for `top -H` (docs/operations.md) and stops with the daemon.
+  bool named = false;
+  for (const auto& task : std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(h.process().pid()) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    named = named || name == "hookd-backlog";
+  }
+  CHECK(named);
+  stop_cleanly(h);
+}
+
 TEST_CASE("/metrics: valid exposition format, counters follow the traffic", "[service]") {
   running_hookd h;
   INFO(h.log());

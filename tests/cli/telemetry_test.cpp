@@ -1,0 +1,26 @@
+// The pace of the daemon's backlog counts (docs/operations.md, "Metrics").
+
+#include "telemetry.hpp"
+
+#include <chrono>
+
+#include <catch2/catch.hpp>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("the backlog is counted every second, and never more than 5 % of the time", "[cli]") {
+  using hookd::cli::backlog_pause;
+  // A small backlog: once a second, as the gauges have always been refreshed.
+  CHECK(backlog_pause(0ms) == 1s);
+  CHECK(backlog_pause(2ms) == 1s);
+  CHECK(backlog_pause(50ms) == 1s);
+  // A large one (about 0.1 s per million pending deliveries here): the pause grows with the
+  // count, so counting takes a twentieth of the time at most.
+  CHECK(backlog_pause(100ms) == 2s);
+  CHECK(backlog_pause(1500ms) == 30s);
+  for (const std::chrono::milliseconds took : {1ms, 60ms, 700ms, 4000ms, 90000ms}) {
+    const auto pause = backlog_pause(took);
+    CHECK(pause >= 1s);
+    CHECK(took * 20 <= pause);
+  }
+}
