@@ -114,14 +114,14 @@ class daemon {
   void tick(steady::time_point now);
   void watchdog(steady::time_point now);
   void reload();
+  std::string status_text() const;
+  void request(std::atomic<bool>& flag);
 
   // ---- the backlog thread -------------------------------------------------------------------
   /// Counts the backlog for the gauges and the status line until stop, paced by backlog_pause():
   /// a count's cost follows the backlog, and nothing else (the watchdog, reloads, /readyz's
   /// probe) waits for it.
   void count_backlog();
-  std::string status_text() const;
-  void request(std::atomic<bool>& flag);
 
   config::config cfg_;  // the config in force; only the supervisor thread changes it (reload)
   metrics::registry registry_;

@@ -17,17 +17,17 @@
 
 namespace hookd::cli {
 
-/// Every metric `hookd run` exposes on /metrics, registered in one place (docs/operations.md
-/// lists them), and the hooks the pipeline stages call to move them. The stages know nothing of
-/// Prometheus: the server, the spool and the dispatcher each report through a callback of their
-/// options, and this class turns the reports into series.
-///
 /// How long the daemon waits after counting the backlog (store::backlog(), whose cost follows
 /// the number of pending and dead deliveries) before it counts again: a second, or 20 times what
 /// the count took when that is longer, so counting never takes more than 5 % of a core (a million
 /// pending deliveries take about 0.1 s to count on a 2-core development VM).
 std::chrono::steady_clock::duration backlog_pause(std::chrono::steady_clock::duration took);
 
+/// Every metric `hookd run` exposes on /metrics, registered in one place (docs/operations.md
+/// lists them), and the hooks the pipeline stages call to move them. The stages know nothing of
+/// Prometheus: the server, the spool and the dispatcher each report through a callback of their
+/// options, and this class turns the reports into series.
+///
 /// Thread-safety: every member function may be called from any thread. The hot path (one call
 /// per request, per batch, per delivery) looks series up in a small cache under a mutex and then
 /// only touches atomics.

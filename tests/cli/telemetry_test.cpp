@@ -1,4 +1,4 @@
-// The pace of the daemon's backlog counts (docs/operations.md, "Metrics").
+// The pace of the daemon's backlog counts (docs/operations.md, "Health and metrics").
 
 #include "telemetry.hpp"
 
