@@ -169,6 +169,17 @@ int daemon::run() {
   hooks.on_attempt = [this](std::string_view handler, std::string_view outcome, double seconds) {
     telemetry_.delivery(handler, outcome, seconds);
   };
+  // A schema migration rebuilds indexes over the whole spool and may outlast TimeoutStartSec:
+  // while it runs, ask the service manager for 30 s more each second.
+  hooks.on_migrating = [last = std::optional<steady::time_point>{}]() mutable {
+    const auto now = steady::now();
+    if (last && now - *last < std::chrono::seconds(1)) return;
+    last = now;
+    if (const auto ec =
+            systemd::extend_timeout(std::chrono::seconds(30), "migrating the spool's schema")) {
+      spdlog::warn("sd_notify EXTEND_TIMEOUT_USEC: {}", ec.message());
+    }
+  };
   rt_ = build_runtime(cfg_, build_mode::run, hooks);
   for (const auto& ep : cfg_.endpoints) {
     spdlog::info("endpoint {}: POST /hooks/{} (provider {}{})", ep.name, ep.name, ep.provider,

@@ -93,6 +93,7 @@ runtime build_runtime(const config::config& cfg, build_mode mode, const runtime_
   so.max_backlog = cfg.spool.max_backlog;
   so.on_commit = [wake = rt.wake] { wake->notify(); };
   so.on_batch = hooks.on_batch;
+  so.on_migrating = hooks.on_migrating;
   try {
     rt.spool = std::make_unique<spool::store>(std::move(so));
   } catch (const std::exception& e) {

@@ -62,6 +62,7 @@ struct runtime_hooks {
   std::function<void(const spool::batch_info&)> on_batch;  ///< spool::options::on_batch
   /// dispatch::durable_dispatcher::options::on_attempt
   std::function<void(std::string_view, std::string_view, double)> on_attempt;
+  std::function<void()> on_migrating;  ///< spool::options::on_migrating
 };
 
 /// Builds the pipeline, and with build_mode::run the spool and the dispatcher over it. Throws

@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <string>
@@ -147,7 +149,37 @@ constexpr migration migrations[] = {
 static_assert(std::size(migrations) > 0 &&
               migrations[std::size(migrations) - 1].version == schema_version);
 
-void migrate(sqlite::connection& c) {
+/// Calls `fn` every `steps` virtual machine steps of the statements run on `db` while it lives
+/// (sqlite3_progress_handler, one per connection), then removes itself.
+class progress_ticks {
+ public:
+  progress_ticks(sqlite3* db, const std::function<void()>& fn, int steps) : db_(db), fn_(fn) {
+    if (fn_) sqlite3_progress_handler(db_, steps, &tick, this);
+  }
+  ~progress_ticks() {
+    if (fn_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+  progress_ticks(const progress_ticks&) = delete;
+  progress_ticks& operator=(const progress_ticks&) = delete;
+
+ private:
+  static int tick(void* self) noexcept {
+    try {
+      static_cast<progress_ticks*>(self)->fn_();
+    } catch (...) {  // documented as not throwing; never let it unwind through SQLite
+    }
+    return 0;  // non-zero would interrupt the statement
+  }
+
+  sqlite3* db_;
+  const std::function<void()>& fn_;
+};
+
+/// SQLite's virtual machine steps between two on_migrating calls: a few milliseconds of work.
+constexpr int migration_tick_steps = 100000;
+
+void migrate(sqlite::connection& c, const std::function<void()>& on_migrating) {
+  const auto started = std::chrono::steady_clock::now();
   const std::string where = "spool " + c.file().string();
   sqlite::transaction tx(c, "BEGIN IMMEDIATE");
   if (tx.begin_rc() != SQLITE_OK) {
@@ -165,16 +197,27 @@ void migrate(sqlite::connection& c) {
   if (*current > 0) {
     // Migrations build indexes over what the file holds: long on a large spool, so say it.
     spdlog::info("{}: migrating from schema version {} to {}", where, *current, schema_version);
+    if (on_migrating) on_migrating();
   }
-  for (const auto& m : migrations) {
-    if (m.version <= *current) continue;
-    c.exec_or_throw(m.sql, "migrating to schema version " + std::to_string(m.version));
+  {
+    // A new file's schema is created in no time: only a migration reports its progress.
+    const std::function<void()> none;
+    const progress_ticks ticks(c.get(), *current > 0 ? on_migrating : none, migration_tick_steps);
+    for (const auto& m : migrations) {
+      if (m.version <= *current) continue;
+      c.exec_or_throw(m.sql, "migrating to schema version " + std::to_string(m.version));
+    }
   }
   c.exec_or_throw(("PRAGMA user_version = " + std::to_string(schema_version)).c_str(),
                   "setting the schema version");
   const int rc = tx.commit();
   if (rc != SQLITE_OK) {
     throw sqlite::error(rc, where + ": cannot commit the schema migration: " + c.errmsg());
+  }
+  if (*current > 0) {
+    const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
+    spdlog::info("{}: migrated to schema version {} in {:.1f} s", where, schema_version,
+                 took.count());
   }
 }
 
@@ -385,7 +428,7 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
     }
   }
   if (daemon) {
-    migrate(first);
+    migrate(first, m.opts.on_migrating);
   } else {
     check_schema(first, m.opts.read_only);
   }

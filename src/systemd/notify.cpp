@@ -55,6 +55,10 @@ std::error_code status(std::string_view text) {
   return send(std::move(message), {});
 }
 
+std::error_code extend_timeout(std::chrono::microseconds by, std::string_view status_text) {
+  return send("EXTEND_TIMEOUT_USEC=" + std::to_string(by.count()), status_text);
+}
+
 std::error_code watchdog() {
   return send("WATCHDOG=1", {});
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include "fixture.hpp"
 #include "notify_socket.hpp"
@@ -202,6 +203,41 @@ TEST_CASE("sd_notify: READY=1, RELOADING=1 then READY=1 around SIGHUP, STOPPING=
   const auto code = h.process().wait_exit(30s);
   REQUIRE(code);
   CHECK(*code == 0);
+}
+
+TEST_CASE("sd_notify: a schema migration asks for more start-up time before READY=1", "[service]") {
+  test::temp_dir dir;
+  test::notify_socket manager;
+  const auto config = dir.write("hookd.yaml", config_text(dir));
+  {
+    // A spool of schema version 1 (tests/spool/data/spool_v1.sql, written by hookd 827245c).
+    const auto dump =
+        test::read_file(std::filesystem::path(HOOKD_SOURCE_DIR) / "tests/spool/data/spool_v1.sql");
+    REQUIRE(!dump.empty());
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "hookd.db").c_str(), &db) == SQLITE_OK);
+    const int rc = sqlite3_exec(db, dump.c_str(), nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  test::spawn_options opts;
+  opts.env = {{"NOTIFY_SOCKET", manager.path()}};
+  test::hookd_process h(HOOKD_BINARY, config, dir / "hookd.log", opts);
+  INFO(h.log());
+
+  // The extension comes first (TimeoutStartSec would otherwise apply to the whole migration),
+  // then READY=1 once it has committed.
+  const auto extend = next_notice(manager);
+  REQUIRE(extend);
+  CHECK(*extend == "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=migrating the spool's schema");
+  std::optional<std::string> ready;
+  do {
+    ready = next_notice(manager);
+  } while (ready && ready->rfind("EXTEND_TIMEOUT_USEC=", 0) == 0);
+  REQUIRE(ready);
+  CHECK(ready->rfind("READY=1", 0) == 0);
+  CHECK(h.process().wait_for_line("migrated to schema version", 10s));
+  stop_cleanly(h);
 }
 
 TEST_CASE("watchdog: WATCHDOG=1 at half of WATCHDOG_USEC, none while the io loop is blocked",

@@ -1193,7 +1193,10 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
   }
   // After the dump's events came due, before its retries are due.
   clock.ms = 1'796'039'448'000;
+  int migrating = 0;
+  opts.on_migrating = [&migrating] { ++migrating; };
   store s(opts);
+  CHECK(migrating >= 1);  // told as the migration started
   {
     auto c = raw(opts.path);
     CHECK(c.query_int("PRAGMA user_version") == 5);
@@ -1253,6 +1256,49 @@ TEST_CASE("a spool written by schema version 1 is migrated and keeps working", "
   CHECK(hopeless.deliveries[0].round_attempt == 1);
   CHECK(hopeless.deliveries[3].event_id == "v2-0");
   CHECK(s.stats().events == 4);
+}
+
+TEST_CASE("a long migration reports its progress until it commits, other openings never do",
+          "[spool][schema]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  auto opts = make_options(dir, clock);
+  int calls = 0;
+  opts.on_migrating = [&calls] { ++calls; };
+  { store s(opts); }  // a new file: its schema is created, not migrated
+  CHECK(calls == 0);
+  { store s(opts); }  // already at schema_version
+  CHECK(calls == 0);
+
+  // Back to version 4 with 200 000 events, as a spool of hookd before 5 was: migrating builds
+  // events_by_key over every row, about two million of SQLite's virtual machine steps.
+  constexpr int events = 200000;
+  {
+    auto c = raw(opts.path);
+    // Received now (the test clock's): within the retention, so no purge takes any.
+    const auto sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+                     std::to_string(events) +
+                     ") INSERT INTO events(endpoint, event_id, type, provider, subject, "
+                     "received_at, cloudevent) SELECT 'altoviz', 'ev-' || i, 't', 'altoviz', '', " +
+                     std::to_string(clock.ms.load()) + ", '{}' FROM n";
+    REQUIRE(c.exec(sql.c_str()) == SQLITE_OK);
+    REQUIRE(c.exec("CREATE INDEX events_by_event_id ON events(event_id); "
+                   "DROP INDEX events_by_key; PRAGMA user_version = 4") == SQLITE_OK);
+  }
+  {
+    store s(opts);
+    // Once as it started, then from SQLite's progress handler: more than that one call.
+    CHECK(calls > 1);
+    const int after_open = calls;
+    // The progress handler went with the migration's commit.
+    CHECK(append_wait(s, make("altoviz", "after")) == append_status::accepted);
+    CHECK(s.show("ev-1").size() == 1);  // found through the new index
+    CHECK(calls == after_open);
+  }
+  auto c = raw(opts.path);
+  CHECK(c.query_int("PRAGMA user_version") == hookd::spool::schema_version);
+  CHECK(c.query_int("SELECT COUNT(*) FROM events") == events + 1);
+  CHECK(integrity(opts.path) == "ok");
 }
 
 TEST_CASE("a full spool answers unavailable, keeps what it committed, and recovers",

@@ -60,6 +60,9 @@ TEST_CASE("systemd: notifications arrive on NOTIFY_SOCKET exactly as sent") {
   CHECK_FALSE(hookd::systemd::stopping());
   CHECK(manager.next() == "STOPPING=1");
 
+  CHECK_FALSE(hookd::systemd::extend_timeout(std::chrono::seconds(30), "migrating"));
+  CHECK(manager.next() == "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=migrating");
+
   CHECK_FALSE(hookd::systemd::reloading("reloading"));
   const auto reload = manager.next();
   REQUIRE(reload.has_value());

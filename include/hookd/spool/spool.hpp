@@ -99,6 +99,13 @@ struct options {
   /// Called on the writer thread after every batch, committed or not (metrics). Must not block or
   /// throw.
   std::function<void(const batch_info&)> on_batch;
+  /// Daemon role: called on the opening thread while the constructor migrates an existing
+  /// spool's schema, once as the migration starts, then every 100 000 of SQLite's virtual
+  /// machine steps until it commits. A migration rebuilds indexes over every stored row, which
+  /// on a large spool outlasts a service manager's start timeout: tell it start-up goes on
+  /// (throttle there). Not called for a new spool or one already at schema_version. Must not
+  /// throw.
+  std::function<void()> on_migrating;
 };
 
 enum class append_status {

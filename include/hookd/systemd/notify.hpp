@@ -29,6 +29,10 @@ std::error_code reloading(std::string_view status = {});
 std::error_code stopping(std::string_view status = {});
 /// STATUS=…: a one-line summary shown by `systemctl status`.
 std::error_code status(std::string_view text);
+/// EXTEND_TIMEOUT_USEC=<by>: start-up (or stop) is slow but progressing. The service manager
+/// waits at least `by` from now for the next message before its timeout applies (systemd ≥ 236;
+/// older ones ignore it). Send again before `by` has passed to extend further.
+std::error_code extend_timeout(std::chrono::microseconds by, std::string_view status = {});
 /// WATCHDOG=1: the daemon is alive. Send every watchdog_interval() while, and only while, the
 /// parts that must make progress do.
 std::error_code watchdog();
