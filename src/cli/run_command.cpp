@@ -244,6 +244,7 @@ int daemon::run() {
   }
   server_->run();
   request(stop_requested_);
+  rt_.spool->cancel_reads();  // a count in progress ends now, not when the backlog is counted
   supervisor.join();
   backlog.join();
 

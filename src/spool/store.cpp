@@ -457,6 +457,12 @@ store::store(options opts) : impl_(std::make_unique<impl>()) {
     m.delivery = std::move(first);
   }
   m.read = open_connection(m.opts, false, "PRAGMA synchronous = NORMAL");
+  // Every 1 000 virtual machine steps (some microseconds), a statement of the read connection looks
+  // whether cancel_reads() was called; non-zero interrupts it.
+  sqlite3_progress_handler(
+      m.read.get(), 1000,
+      [](void* cancelled) -> int { return static_cast<std::atomic<bool>*>(cancelled)->load(); },
+      &m.reads_cancelled);
   m.maint = open_connection(m.opts, false, "PRAGMA synchronous = NORMAL");
 
   if (daemon) {
@@ -543,6 +549,10 @@ bool store::ping(std::function<void()> fn) noexcept {
   }
   m.queue_cv.notify_one();
   return true;
+}
+
+void store::cancel_reads() noexcept {
+  impl_->reads_cancelled.store(true);
 }
 
 bool store::writable() const noexcept {

@@ -140,9 +140,12 @@ struct store::impl {
   std::mutex delivery_mu;
   sqlite::connection delivery;
 
-  // CLI queries.
+  // CLI queries, and the daemon's backlog counts.
   std::mutex read_mu;
   sqlite::connection read;
+  /// Set by cancel_reads(): the read connection's progress handler then interrupts its
+  /// statements.
+  std::atomic<bool> reads_cancelled{false};
 
   // Purge and checkpoint, on their own thread (daemon) so that a long sweep never delays a
   // group commit: only the short delete transactions take the write lock.

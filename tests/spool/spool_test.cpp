@@ -491,6 +491,41 @@ TEST_CASE("backlog counts pending (claimed or not) and dead per handler, from th
   CHECK(s.backlog().oldest_pending == t0 + 1s);  // event 2: its exec delivery waits for a retry
 }
 
+TEST_CASE("cancel_reads: a backlog count is interrupted, appends and claims go on",
+          "[spool][query]") {
+  hookd::test::temp_dir dir;
+  test_clock clock;
+  const auto opts = make_options(dir, clock);
+  store s(opts);
+  // 20 000 pending deliveries, written as another process would: counting them takes about
+  // 80 000 of SQLite's virtual machine steps, many times the 1 000 between two looks at the flag.
+  constexpr int events = 20000;
+  {
+    auto c = raw(opts.path);
+    const auto now = std::to_string(clock.ms.load());
+    const auto sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+                     std::to_string(events) +
+                     ") INSERT INTO events(endpoint, event_id, type, provider, subject, "
+                     "received_at, cloudevent) SELECT 'a', 'ev-' || i, 't', 'altoviz', '', " +
+                     now + ", '{}' FROM n; INSERT INTO deliveries(event_seq, handler, state, " +
+                     "next_attempt_at, updated_at) SELECT seq, 'audit', 'pending', " + now + ", " +
+                     now + " FROM events";
+    REQUIRE(c.exec(sql.c_str()) == SQLITE_OK);
+  }
+  CHECK(s.backlog().pending == std::map<std::string, std::size_t>{{"audit", events}});
+
+  s.cancel_reads();
+  CHECK_THROWS_WITH(s.backlog(), Catch::Contains("backlog") && Catch::Contains("interrupted"));
+  CHECK_THROWS_WITH(s.backlog(), Catch::Contains("interrupted"));  // for good
+
+  // The writer's and the dispatcher's connections are not the read connection's.
+  CHECK(append_wait(s, make("a", "after")) == append_status::accepted);
+  const auto claimed = s.claim(req(10));
+  REQUIRE(claimed.ok);
+  CHECK(claimed.deliveries.size() == 10);
+  CHECK(s.settle(claimed.deliveries[0].delivery_id, outcome::done()) == settle_status::settled);
+}
+
 TEST_CASE("outcomes handed to settle_async are recorded with the writer's next group commit",
           "[spool][group-commit]") {
   hookd::test::temp_dir dir;

@@ -315,6 +315,11 @@ class store {
   /// Pending and dead deliveries, and the oldest pending event. Throws sqlite::error.
   backlog_info backlog();
 
+  /// Interrupts backlog(), list(), show() and stats() in progress, and fails those called later
+  /// (sqlite::error, SQLITE_INTERRUPT), so that a shutdown does not wait for a count whose cost
+  /// follows the backlog. Appends, claims and outcomes are not affected. Any thread; for good.
+  void cancel_reads() noexcept;
+
   // ---- dispatcher (any thread, never throws) -----------------------------------------------
 
   /// Claims due pending deliveries (next attempt <= now, not claimed) in order of arrival,
