@@ -196,14 +196,21 @@ std::optional<std::int64_t> connection::query_int(const char* sql) noexcept {
 }
 
 transaction::transaction(connection& c, const char* begin) noexcept
-    : conn_(c), begin_rc_(c.run(begin)) {
-  done_ = begin_rc_ != SQLITE_OK;
+    : conn_(c), begin_rc_(SQLITE_OK) {
+  const bool was_open = !c.autocommit();
+  begin_rc_ = c.run(begin);
+  // A BEGIN can fail after it opened the transaction (a progress handler interrupting it at its
+  // last step): then the transaction is still this object's to roll back.
+  done_ = begin_rc_ != SQLITE_OK && (was_open || c.autocommit());
 }
 
 transaction::~transaction() {
   // A failed COMMIT (or any failed statement) may already have rolled back; only roll back
   // what is still open.
-  if (!done_ && !conn_.autocommit()) conn_.run("ROLLBACK");
+  if (done_ || conn_.autocommit()) return;
+  // The cached ROLLBACK counts its steps across runs, so a progress handler (cancel_reads)
+  // can interrupt it too; a freshly prepared one runs three steps, below any handler's period.
+  if (conn_.run("ROLLBACK") != SQLITE_OK && !conn_.autocommit()) conn_.exec("ROLLBACK");
 }
 
 int transaction::commit() noexcept {

@@ -153,7 +153,7 @@ static_assert(std::size(migrations) > 0 &&
 /// (sqlite3_progress_handler, one per connection), then removes itself.
 class progress_ticks {
  public:
-  progress_ticks(sqlite3* db, const std::function<void()>& fn, int steps) : db_(db), fn_(fn) {
+  progress_ticks(sqlite3* db, std::function<void()> fn, int steps) : db_(db), fn_(std::move(fn)) {
     if (fn_) sqlite3_progress_handler(db_, steps, &tick, this);
   }
   ~progress_ticks() {
@@ -172,7 +172,7 @@ class progress_ticks {
   }
 
   sqlite3* db_;
-  const std::function<void()>& fn_;
+  std::function<void()> fn_;
 };
 
 /// SQLite's virtual machine steps between two on_migrating calls: a few milliseconds of work.
@@ -201,13 +201,15 @@ void migrate(sqlite::connection& c, const std::function<void()>& on_migrating) {
   }
   {
     // A new file's schema is created in no time: only a migration reports its progress.
-    const std::function<void()> none;
-    const progress_ticks ticks(c.get(), *current > 0 ? on_migrating : none, migration_tick_steps);
+    const progress_ticks ticks(c.get(), *current > 0 ? on_migrating : nullptr,
+                               migration_tick_steps);
     for (const auto& m : migrations) {
       if (m.version <= *current) continue;
       c.exec_or_throw(m.sql, "migrating to schema version " + std::to_string(m.version));
     }
   }
+  // The commit writes and syncs what the statements left in the cache, and checkpoints.
+  if (*current > 0 && on_migrating) on_migrating();
   c.exec_or_throw(("PRAGMA user_version = " + std::to_string(schema_version)).c_str(),
                   "setting the schema version");
   const int rc = tx.commit();

@@ -218,6 +218,34 @@ TEST_CASE("SQLite's memory statistics are off in a process that opened a spool",
   CHECK(sqlite3_memory_used() == 0);  // nothing counted
 }
 
+TEST_CASE("a transaction is rolled back even when a progress handler interrupts BEGIN or ROLLBACK",
+          "[spool][sqlite]") {
+  hookd::test::temp_dir dir;
+  auto c = hookd::spool::sqlite::connection::open(dir / "t.db",
+                                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  // As cancel_reads() does: every 1 000 virtual machine steps, interrupt while the flag is set.
+  // A cached statement counts its steps across runs, so over 2 000 rounds BEGIN and ROLLBACK
+  // each cross a multiple of 1 000 at every point of their short programs.
+  bool interrupt = false;
+  sqlite3_progress_handler(
+      c.get(), 1000, [](void* flag) -> int { return *static_cast<bool*>(flag) ? 1 : 0; },
+      &interrupt);
+  int begins_interrupted = 0;
+  for (int round = 0; round < 2000; ++round) {
+    {
+      interrupt = round % 2 == 1;  // every other BEGIN runs with the handler interrupting
+      const hookd::spool::sqlite::transaction tx(c, "BEGIN");
+      if (tx.begin_rc() == SQLITE_INTERRUPT) ++begins_interrupted;
+      interrupt = true;  // the rollback at scope exit too
+    }
+    INFO("round " << round);
+    REQUIRE(c.autocommit());  // nothing left open, whatever was interrupted
+  }
+  interrupt = false;
+  CHECK(begins_interrupted > 0);  // the case was met
+  CHECK(c.exec("BEGIN; CREATE TABLE t(x); COMMIT") == SQLITE_OK);
+}
+
 TEST_CASE("a record with invalid UTF-8 is stored as valid JSON", "[spool]") {
   hookd::test::temp_dir dir;
   test_clock clock;
@@ -517,6 +545,8 @@ TEST_CASE("cancel_reads: a backlog count is interrupted, appends and claims go o
   s.cancel_reads();
   CHECK_THROWS_WITH(s.backlog(), Catch::Contains("backlog") && Catch::Contains("interrupted"));
   CHECK_THROWS_WITH(s.backlog(), Catch::Contains("interrupted"));  // for good
+  // A listing that reads every event (none is dead) is interrupted the same way.
+  CHECK_THROWS_WITH(s.list(filter_state(delivery_state::dead)), Catch::Contains("interrupted"));
 
   // The writer's and the dispatcher's connections are not the read connection's.
   CHECK(append_wait(s, make("a", "after")) == append_status::accepted);
@@ -1322,12 +1352,24 @@ TEST_CASE("a long migration reports its progress until it commits, other opening
   }
   {
     store s(opts);
-    // Once as it started, then from SQLite's progress handler: more than that one call.
-    CHECK(calls > 1);
+    // As it started, from SQLite's progress handler, and before the commit.
+    CHECK(calls > 2);
     const int after_open = calls;
-    // The progress handler went with the migration's commit.
     CHECK(append_wait(s, make("altoviz", "after")) == append_status::accepted);
     CHECK(s.show("ev-1").size() == 1);  // found through the new index
+    // The migration's connection is now the writer's, and its progress handler went with the
+    // commit: a claim of 20 000 deliveries, far more than 100 000 steps on it, reports nothing.
+    {
+      auto c = raw(opts.path);
+      const auto sql =
+          "INSERT INTO deliveries(event_seq, handler, state, next_attempt_at, "
+          "updated_at) SELECT seq, 'audit', 'pending', received_at, received_at "
+          "FROM events WHERE seq <= 20000";
+      REQUIRE(c.exec(sql) == SQLITE_OK);
+    }
+    const auto claimed = s.claim(req(20000));
+    REQUIRE(claimed.ok);
+    CHECK(claimed.deliveries.size() == 20000);
     CHECK(calls == after_open);
   }
   auto c = raw(opts.path);

@@ -100,11 +100,13 @@ struct options {
   /// throw.
   std::function<void(const batch_info&)> on_batch;
   /// Daemon role: called on the opening thread while the constructor migrates an existing
-  /// spool's schema, once as the migration starts, then every 100 000 of SQLite's virtual
-  /// machine steps until it commits. A migration rebuilds indexes over every stored row, which
-  /// on a large spool outlasts a service manager's start timeout: tell it start-up goes on
-  /// (throttle there). Not called for a new spool or one already at schema_version. Must not
-  /// throw.
+  /// spool's schema: once as the migration starts, every 100 000 of SQLite's virtual machine
+  /// steps while its statements run, and once before its commit. A migration rebuilds indexes
+  /// over every stored row, which on a large spool outlasts a service manager's start timeout:
+  /// tell it start-up goes on (throttle there). Some of the work reports nothing while it runs
+  /// (dropping an old index, the commit's fsync and checkpoint), and it grows with the rest:
+  /// ask for time in proportion to the time taken so far. Not called for a new spool or one
+  /// already at schema_version. Must not throw.
   std::function<void()> on_migrating;
 };
 
@@ -315,9 +317,11 @@ class store {
   /// Pending and dead deliveries, and the oldest pending event. Throws sqlite::error.
   backlog_info backlog();
 
-  /// Interrupts backlog(), list(), show() and stats() in progress, and fails those called later
-  /// (sqlite::error, SQLITE_INTERRUPT), so that a shutdown does not wait for a count whose cost
-  /// follows the backlog. Appends, claims and outcomes are not affected. Any thread; for good.
+  /// Interrupts backlog(), list(), show() and stats(), those in progress and those called later,
+  /// at their next 1 000th step of SQLite's virtual machine (sqlite::error, SQLITE_INTERRUPT), so
+  /// that a shutdown does not wait for a count whose cost follows the backlog. A query shorter
+  /// than that may still complete. Appends, claims and outcomes are not affected. Any thread;
+  /// for good.
   void cancel_reads() noexcept;
 
   // ---- dispatcher (any thread, never throws) -----------------------------------------------
