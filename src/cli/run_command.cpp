@@ -170,18 +170,11 @@ int daemon::run() {
     telemetry_.delivery(handler, outcome, seconds);
   };
   // A schema migration rebuilds indexes over the whole spool and may outlast TimeoutStartSec:
-  // while it runs, ask the service manager each second for 30 s more, or twice the time the
-  // migration has taken so far if that is longer (its silent parts grow with the rest).
-  hooks.on_migrating = [started = std::optional<steady::time_point>{},
-                        last = std::optional<steady::time_point>{}]() mutable {
-    const auto now = steady::now();
-    if (!started) started = now;
-    if (last && now - *last < std::chrono::seconds(1)) return;
-    last = now;
-    const auto by = std::max<steady::duration>(std::chrono::seconds(30), 2 * (now - *started));
-    if (const auto ec =
-            systemd::extend_timeout(std::chrono::duration_cast<std::chrono::microseconds>(by),
-                                    "migrating the spool's schema")) {
+  // while it runs, ask the service manager for more time (migration_pace).
+  hooks.on_migrating = [pace = migration_pace{}]() mutable {
+    const auto by = pace.next(steady::now());
+    if (!by) return;
+    if (const auto ec = systemd::extend_timeout(*by, "migrating the spool's schema")) {
       spdlog::warn("sd_notify EXTEND_TIMEOUT_USEC: {}", ec.message());
     }
   };

@@ -184,4 +184,14 @@ std::chrono::steady_clock::duration backlog_pause(std::chrono::steady_clock::dur
   return std::max(floor, took * 20);
 }
 
+std::optional<std::chrono::microseconds> migration_pace::next(
+    std::chrono::steady_clock::time_point now) {
+  if (!started_) started_ = now;
+  if (last_ && now - *last_ < std::chrono::seconds(1)) return std::nullopt;
+  last_ = now;
+  const std::chrono::microseconds floor = std::chrono::seconds(30);
+  return std::max(floor,
+                  std::chrono::duration_cast<std::chrono::microseconds>(2 * (now - *started_)));
+}
+
 }  // namespace hookd::cli

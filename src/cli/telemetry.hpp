@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -22,6 +23,20 @@ namespace hookd::cli {
 /// the count took when that is longer, so counting never takes more than 5 % of a core (a million
 /// pending deliveries take about 0.1 s to count on a 2-core development VM).
 std::chrono::steady_clock::duration backlog_pause(std::chrono::steady_clock::duration took);
+
+/// The start-up time to ask the service manager for (EXTEND_TIMEOUT_USEC) while the spool's
+/// schema migration reports progress (spool::options::on_migrating): next() answers at most once
+/// a second, with 30 s or twice the time since the first report when that is longer, since the
+/// parts of a migration that report nothing (dropping an index, the commit) grow with the rest.
+/// nullopt: nothing to send now.
+class migration_pace {
+ public:
+  std::optional<std::chrono::microseconds> next(std::chrono::steady_clock::time_point now);
+
+ private:
+  std::optional<std::chrono::steady_clock::time_point> started_;
+  std::optional<std::chrono::steady_clock::time_point> last_;
+};
 
 /// Every metric `hookd run` exposes on /metrics, registered in one place (docs/operations.md
 /// lists them), and the hooks the pipeline stages call to move them. The stages know nothing of

@@ -197,19 +197,19 @@ void migrate(sqlite::connection& c, const std::function<void()>& on_migrating) {
   if (*current > 0) {
     // Migrations build indexes over what the file holds: long on a large spool, so say it.
     spdlog::info("{}: migrating from schema version {} to {}", where, *current, schema_version);
-    if (on_migrating) on_migrating();
   }
+  // A new file's schema is created in no time: only a migration reports its progress.
+  const std::function<void()> report = *current > 0 ? on_migrating : nullptr;
+  if (report) report();
   {
-    // A new file's schema is created in no time: only a migration reports its progress.
-    const progress_ticks ticks(c.get(), *current > 0 ? on_migrating : nullptr,
-                               migration_tick_steps);
+    const progress_ticks ticks(c.get(), report, migration_tick_steps);
     for (const auto& m : migrations) {
       if (m.version <= *current) continue;
       c.exec_or_throw(m.sql, "migrating to schema version " + std::to_string(m.version));
     }
   }
   // The commit writes and syncs what the statements left in the cache, and checkpoints.
-  if (*current > 0 && on_migrating) on_migrating();
+  if (report) report();
   c.exec_or_throw(("PRAGMA user_version = " + std::to_string(schema_version)).c_str(),
                   "setting the schema version");
   const int rc = tx.commit();

@@ -24,3 +24,15 @@ TEST_CASE("the backlog is counted every second, and never more than 5 % of the t
     CHECK(took * 20 <= pause);
   }
 }
+
+TEST_CASE("a migration asks for 30 s, or twice its time so far, at most once a second", "[cli]") {
+  const std::chrono::steady_clock::time_point t0{};
+  hookd::cli::migration_pace pace;
+  CHECK(pace.next(t0) == 30s);                   // as it starts
+  CHECK(pace.next(t0 + 400ms) == std::nullopt);  // within the second
+  CHECK(pace.next(t0 + 1s) == 30s);
+  CHECK(pace.next(t0 + 14s) == 30s);  // 2 x 14 s is less
+  CHECK(pace.next(t0 + 20s) == 40s);  // twice the 20 s so far
+  CHECK(pace.next(t0 + 20500ms) == std::nullopt);
+  CHECK(pace.next(t0 + 300s) == 600s);
+}

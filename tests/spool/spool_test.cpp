@@ -141,6 +141,31 @@ hookd::spool::sqlite::connection raw(const std::filesystem::path& file) {
   return c;
 }
 
+/// `count` events ev-1, ev-2... of `endpoint` received at `received_ms`, written as another
+/// process would (one statement, however many).
+void insert_events(hookd::spool::sqlite::connection& c, int count, std::int64_t received_ms,
+                   const std::string& endpoint) {
+  const auto sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+                   std::to_string(count) +
+                   ") INSERT INTO events(endpoint, event_id, type, provider, subject, received_at, "
+                   "cloudevent) SELECT '" +
+                   endpoint + "', 'ev-' || i, 't', 'altoviz', '', " + std::to_string(received_ms) +
+                   ", '{}' FROM n";
+  REQUIRE(c.exec(sql.c_str()) == SQLITE_OK);
+}
+
+/// A pending delivery to `handler`, due at arrival, for each of the first `count` events.
+void insert_pending(hookd::spool::sqlite::connection& c, const std::string& handler, int count) {
+  const auto sql =
+      "INSERT INTO deliveries(event_seq, handler, state, next_attempt_at, "
+      "updated_at) SELECT seq, '" +
+      handler +
+      "', 'pending', received_at, "
+      "received_at FROM events WHERE seq <= " +
+      std::to_string(count);
+  REQUIRE(c.exec(sql.c_str()) == SQLITE_OK);
+}
+
 std::string integrity(const std::filesystem::path& file) {
   auto c = raw(file);
   auto s = c.prepare("PRAGMA integrity_check");
@@ -530,15 +555,8 @@ TEST_CASE("cancel_reads: a backlog count is interrupted, appends and claims go o
   constexpr int events = 20000;
   {
     auto c = raw(opts.path);
-    const auto now = std::to_string(clock.ms.load());
-    const auto sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
-                     std::to_string(events) +
-                     ") INSERT INTO events(endpoint, event_id, type, provider, subject, "
-                     "received_at, cloudevent) SELECT 'a', 'ev-' || i, 't', 'altoviz', '', " +
-                     now + ", '{}' FROM n; INSERT INTO deliveries(event_seq, handler, state, " +
-                     "next_attempt_at, updated_at) SELECT seq, 'audit', 'pending', " + now + ", " +
-                     now + " FROM events";
-    REQUIRE(c.exec(sql.c_str()) == SQLITE_OK);
+    insert_events(c, events, clock.ms.load(), "a");
+    insert_pending(c, "audit", events);
   }
   CHECK(s.backlog().pending == std::map<std::string, std::size_t>{{"audit", events}});
 
@@ -1341,12 +1359,7 @@ TEST_CASE("a long migration reports its progress until it commits, other opening
   {
     auto c = raw(opts.path);
     // Received now (the test clock's): within the retention, so no purge takes any.
-    const auto sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
-                     std::to_string(events) +
-                     ") INSERT INTO events(endpoint, event_id, type, provider, subject, "
-                     "received_at, cloudevent) SELECT 'altoviz', 'ev-' || i, 't', 'altoviz', '', " +
-                     std::to_string(clock.ms.load()) + ", '{}' FROM n";
-    REQUIRE(c.exec(sql.c_str()) == SQLITE_OK);
+    insert_events(c, events, clock.ms.load(), "altoviz");
     REQUIRE(c.exec("CREATE INDEX events_by_event_id ON events(event_id); "
                    "DROP INDEX events_by_key; PRAGMA user_version = 4") == SQLITE_OK);
   }
@@ -1361,11 +1374,7 @@ TEST_CASE("a long migration reports its progress until it commits, other opening
     // commit: a claim of 20 000 deliveries, far more than 100 000 steps on it, reports nothing.
     {
       auto c = raw(opts.path);
-      const auto sql =
-          "INSERT INTO deliveries(event_seq, handler, state, next_attempt_at, "
-          "updated_at) SELECT seq, 'audit', 'pending', received_at, received_at "
-          "FROM events WHERE seq <= 20000";
-      REQUIRE(c.exec(sql) == SQLITE_OK);
+      insert_pending(c, "audit", 20000);
     }
     const auto claimed = s.claim(req(20000));
     REQUIRE(claimed.ok);
